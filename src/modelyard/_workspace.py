@@ -1,0 +1,175 @@
+"""A workspace: settings plus the stores they point at, opened together.
+
+This is the composition root. Domain packages receive the stores they need; nothing below
+this module knows where settings come from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from modelyard._ids import current_user, run_name
+from modelyard.config import CONFIG_FILE, Settings, load_settings
+from modelyard.errors import ConfigError
+from modelyard.registry import Registry
+from modelyard.store import ArtifactStore, Database, ensure_schema
+from modelyard.tracking import ActiveRun, TrackingStore, git_commit
+
+__all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
+
+_TEMPLATE = """\
+# modelyard workspace. Every setting can be overridden by a MODELYARD_<NAME> variable.
+
+# Metadata database (system of record). Default: SQLite in the state folder.
+# metadata_url = "postgresql+psycopg://user@host:5432/modelyard"
+
+# Artifact store: a folder or any fsspec URL. Default: the state folder's artifacts/.
+# artifacts_url = "s3://bucket/modelyard"
+
+# Metric values buffered by a run before they are written.
+# tracking_flush_rows = 10000
+"""
+
+_GITIGNORE = "*\n"
+
+
+class Workspace:
+    """Settings and the stores of one workspace.
+
+    Example:
+        >>> with Workspace.open("my-workspace") as ws:
+        ...     ws.registry.load("models:/fraud@champion").predict(frame)
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.resolved_metadata_url(),
+            busy_timeout_s=settings.sqlite_busy_timeout_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        self.artifacts = ArtifactStore(settings.resolved_artifacts_url())
+        self.tracking = TrackingStore(self.db, self.artifacts)
+        self.registry = Registry(self.db, self.artifacts, self.tracking)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, **overrides: Any) -> Workspace:
+        """Read the settings of ``path`` (see :func:`modelyard.config.load_settings`), check
+        the metadata database is reachable and its schema current."""
+        workspace = cls(load_settings(Path(path) if path is not None else None, **overrides))
+        workspace.start()
+        return workspace
+
+    @property
+    def path(self) -> Path:
+        return self.settings.workspace
+
+    def start(self) -> None:
+        """Connect and migrate; raises StoreUnavailableError or ConfigError."""
+        self.db.check()
+        ensure_schema(self.db, auto_migrate=self.settings.auto_migrate)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start_run(
+        self,
+        experiment: str = "default",
+        *,
+        name: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        parent: ActiveRun | str | None = None,
+    ) -> ActiveRun:
+        """Start a run in ``experiment`` (see :func:`modelyard.start_run`)."""
+        name = name or run_name()
+        run_id = self.tracking.create_run(
+            experiment,
+            name=name,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            parent_run_id=parent.id if isinstance(parent, ActiveRun) else parent,
+            git_commit=git_commit(),
+            source=_source(),
+            user=current_user(),
+        )
+        run = ActiveRun(
+            self.tracking,
+            run_id,
+            name=name,
+            experiment=experiment,
+            flush_rows=self.settings.tracking_flush_rows,
+            flush_seconds=self.settings.tracking_flush_seconds,
+        )
+        if params:
+            try:
+                run.log_params(params)
+            except BaseException:
+                run.end()
+                raise
+        return run
+
+
+def init_workspace(path: str | Path) -> tuple[Workspace, bool]:
+    """Create a workspace in ``path`` (made if missing); returns it and whether it is new.
+
+    An existing ``modelyard.toml`` is left as it is.
+    """
+    folder = Path(path).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create workspace folder {folder}: {exc}") from None
+    config = folder / CONFIG_FILE
+    created = not config.exists()
+    if created:
+        config.write_text(_TEMPLATE)
+    workspace = Workspace.open(folder)
+    state = workspace.settings.state_path
+    state.mkdir(parents=True, exist_ok=True)
+    if not (state / ".gitignore").exists():
+        (state / ".gitignore").write_text(_GITIGNORE)
+    return workspace, created
+
+
+_current: Workspace | None = None
+_current_lock = threading.Lock()
+
+
+def current_workspace() -> Workspace:
+    """The workspace module-level functions use: set by :func:`set_workspace`, else found
+    from ``MODELYARD_WORKSPACE`` or upward from the current folder, else the current folder."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Workspace.open()
+        return _current
+
+
+def set_workspace(path: str | Path | None) -> Workspace | None:
+    """Make ``path`` the current workspace (None forgets it, to be found again)."""
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.close()
+        _current = Workspace.open(path) if path is not None else None
+        return _current
+
+
+def _source() -> str | None:
+    return os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else None

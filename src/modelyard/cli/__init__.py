@@ -1,0 +1,19 @@
+"""The ``modelyard`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+from modelyard.cli import _models, _quickstart, _runs, _workspace_cmds  # noqa: F401  (register commands)
+from modelyard.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``modelyard`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -1,0 +1,222 @@
+"""``modelyard models list|show|alias|history|rollback|load-check``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from modelyard.cli._app import app, open_workspace
+from modelyard.cli._output import console, emit_json, fmt_time
+from modelyard.errors import ValidationError
+from modelyard.registry import AliasEvent, parse_model_uri
+
+models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why, kept in the history.")]
+
+
+@models_app.command("list")
+def list_models(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every registered model with its latest version and aliases."""
+    models = open_workspace(ctx).registry.list_models()
+    if as_json:
+        emit_json([m.to_dict() for m in models])
+        return
+    table = Table(
+        "name",
+        "latest version",
+        "aliases",
+        "updated",
+        title=f"{len(models)} model(s)",
+        title_justify="left",
+    )
+    for m in models:
+        aliases = ", ".join(f"{a} -> v{v}" for a, v in m.aliases.items()) or "-"
+        table.add_row(m.name, str(m.latest_version), aliases, fmt_time(m.updated_at))
+    console.print(table)
+
+
+@models_app.command("show")
+def show_model(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="NAME for all versions, or a URI (fraud@champion, fraud/3).")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """A model's versions, or one version in detail (signature, flavor, lineage)."""
+    registry = open_workspace(ctx).registry
+    parsed = parse_model_uri(ref)
+    if parsed.version is None and parsed.alias is None and "/" not in ref and "@" not in ref:
+        versions = registry.versions(parsed.name)
+        if as_json:
+            emit_json(
+                {
+                    "model": registry.get_model(parsed.name).to_dict(),
+                    "versions": [v.to_dict() for v in versions],
+                }
+            )
+            return
+        table = Table(
+            "version",
+            "aliases",
+            "flavor",
+            "run",
+            "created",
+            "digest",
+            title=f"model {parsed.name}",
+            title_justify="left",
+        )
+        for v in versions:
+            table.add_row(
+                str(v.version),
+                ", ".join(v.aliases) or "-",
+                v.flavor,
+                v.run_id or "-",
+                fmt_time(v.created_at),
+                v.digest[:19] + "…",
+            )
+        console.print(table)
+        return
+    mv = registry.resolve(parsed)
+    if as_json:
+        emit_json(mv.to_dict())
+        return
+    console.print(f"[bold]{mv.uri}[/]  aliases: {', '.join(mv.aliases) or '-'}")
+    console.print(f"flavor {mv.flavor}  digest {mv.digest}")
+    console.print(f"run {mv.run_id or '-'}  created {fmt_time(mv.created_at)}")
+    if mv.signature is not None:
+        console.print_json(data=mv.signature.to_dict())
+
+
+@models_app.command("alias")
+def alias(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. champion, challenger.")],
+    version: Annotated[int | None, typer.Argument(help="Version the alias should name.")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
+    reason: ReasonOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point an alias at a version (or --delete it); every move is kept in the history."""
+    registry = open_workspace(ctx).registry
+    if delete == (version is not None):
+        raise ValidationError("give either a VERSION to point the alias at, or --delete")
+    if delete:
+        event = registry.delete_alias(name, alias_name, reason=reason)
+    else:
+        assert version is not None
+        event = registry.set_alias(name, alias_name, version, reason=reason)
+    _print_event(event, as_json)
+
+
+@models_app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias_name: Annotated[str, typer.Option("--alias", "-a")] = "champion",
+    reason: ReasonOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Return an alias (default champion) to the version it named before."""
+    event = open_workspace(ctx).registry.rollback(name, alias_name, reason=reason)
+    _print_event(event, as_json)
+
+
+@models_app.command("history")
+def history(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias_name: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Only this alias.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every alias move of a model, newest first."""
+    events = open_workspace(ctx).registry.alias_history(name, alias_name)
+    if as_json:
+        emit_json([e.to_dict() for e in events])
+        return
+    table = Table(
+        "when",
+        "alias",
+        "action",
+        "from",
+        "to",
+        "by",
+        "reason",
+        title=f"alias history of {name}",
+        title_justify="left",
+    )
+    for e in events:
+        table.add_row(
+            fmt_time(e.at),
+            e.alias,
+            str(e.action),
+            _v(e.previous_version),
+            _v(e.version),
+            e.actor or "-",
+            e.reason or "",
+        )
+    console.print(table)
+
+
+@models_app.command("load-check")
+def load_check(
+    ctx: typer.Context,
+    uri: Annotated[str, typer.Argument(help="models:/NAME@ALIAS or models:/NAME/N.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a model (verifying its digest) and predict its stored input example."""
+    registry = open_workspace(ctx).registry
+    started = time.perf_counter()
+    loaded = registry.load(uri)
+    load_ms = (time.perf_counter() - started) * 1000
+    mv = registry.get_version(loaded.name, loaded.version)
+    rows = None
+    if mv.input_example is not None:
+        example = _example(mv.input_example)
+        rows = int(np.asarray(loaded.predict(example)).shape[0])
+    result = {
+        "uri": loaded.uri,
+        "digest": loaded.digest,
+        "flavor": loaded.flavor.name,
+        "verified": True,
+        "load_ms": round(load_ms, 1),
+        "example_rows_predicted": rows,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    predicted = f", predicted {rows} example row(s)" if rows is not None else ", no input example"
+    console.print(
+        f"[green]ok[/] {loaded.uri} ({loaded.flavor.name}) digest verified "
+        f"{loaded.digest[:19]}…, loaded in {load_ms:.0f} ms{predicted}"
+    )
+
+
+def _example(stored: dict[str, Any]) -> object:
+    if "columns" in stored:
+        return [dict(zip(stored["columns"], row, strict=True)) for row in stored["data"]]
+    return np.asarray(stored.get("tensor"))
+
+
+def _print_event(event: AliasEvent, as_json: bool) -> None:
+    if as_json:
+        emit_json(event.to_dict())
+        return
+    console.print(
+        f"{event.name}@{event.alias}: {_v(event.previous_version)} -> {_v(event.version)} "
+        f"({event.action})"
+    )
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else f"v{version}"

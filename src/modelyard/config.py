@@ -1,0 +1,148 @@
+"""Typed, frozen settings for a workspace.
+
+A workspace is a folder with a ``modelyard.toml`` and a state folder (``.modelyard/``).
+Settings come, strongest first, from ``MODELYARD_*`` environment variables, then the
+workspace's ``modelyard.toml``, then defaults that need no setup: a SQLite file and a
+local artifact folder inside the state folder.
+
+Example:
+    >>> settings = load_settings(Path("my-workspace"))
+    >>> settings.metadata_url
+    'sqlite:////abs/my-workspace/.modelyard/metadata.db'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pydantic
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from modelyard.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "Settings", "find_workspace", "load_settings"]
+
+CONFIG_FILE = "modelyard.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a workspace is configured by. Read once, then frozen."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELYARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+    _toml_file: ClassVar[Path | None] = None
+
+    workspace: Path = Field(default=Path("."), description="The workspace folder.")
+    state_dir: str = Field(default=".modelyard", description="State folder, relative to it.")
+    metadata_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the metadata database; empty means SQLite in state_dir.",
+    )
+    artifacts_url: str = Field(
+        default="",
+        description="fsspec URL or path of the artifact store; empty means state_dir/artifacts.",
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Bring the metadata schema up to date when it is opened."
+    )
+    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    tracking_flush_rows: int = Field(
+        default=10_000, ge=1, description="Buffered metric values that trigger a flush."
+    )
+    tracking_flush_seconds: float = Field(
+        default=5.0, ge=0, description="Age of the oldest buffered metric that triggers a flush."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env support
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None and cls._toml_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+    @property
+    def state_path(self) -> Path:
+        """Absolute path of the state folder."""
+        return (self.workspace / self.state_dir).resolve()
+
+    def resolved_metadata_url(self) -> str:
+        """The metadata URL with defaults filled in and relative SQLite paths anchored."""
+        if not self.metadata_url:
+            return f"sqlite:///{self.state_path / 'metadata.db'}"
+        try:
+            url = make_url(self.metadata_url)
+        except ArgumentError as exc:
+            raise ConfigError(f"metadata_url {self.metadata_url!r} is not a database URL") from exc
+        database = url.database
+        if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            path = Path(database)
+            if not path.is_absolute():
+                return url.set(database=str((self.workspace / path).resolve())).render_as_string(
+                    hide_password=False
+                )
+        return self.metadata_url
+
+    def resolved_artifacts_url(self) -> str:
+        """The artifact store URL with defaults filled in and relative paths anchored."""
+        if not self.artifacts_url:
+            return str(self.state_path / "artifacts")
+        if "://" in self.artifacts_url:
+            return self.artifacts_url
+        path = Path(self.artifacts_url).expanduser()
+        return str(path if path.is_absolute() else (self.workspace / path).resolve())
+
+
+def find_workspace(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` that holds a ``modelyard.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return None
+
+
+def load_settings(workspace: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings of ``workspace`` (default: ``MODELYARD_WORKSPACE``, else found upward
+    from the current folder, else the current folder itself)."""
+    if workspace is None:
+        env = os.environ.get("MODELYARD_WORKSPACE")
+        workspace = Path(env) if env else (find_workspace() or Path.cwd())
+    workspace = workspace.expanduser().resolve()
+    toml_file = workspace / CONFIG_FILE
+    bound = type("WorkspaceSettings", (Settings,), {"_toml_file": toml_file})
+    try:
+        settings: Settings = bound(workspace=workspace, **overrides)
+        return settings
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings for workspace {workspace} ({toml_file.name} or MODELYARD_*): "
+            f"{problems}",
+            details={"workspace": str(workspace), "errors": exc.errors(include_url=False)},
+        ) from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read {toml_file}: {exc}") from None

@@ -1,0 +1,213 @@
+"""Every error modelyard raises, rooted at :class:`ModelyardError`.
+
+```
+ModelyardError
+ ├── ConfigError                 (ValueError)   bad modelyard.toml or MODELYARD_* variable
+ ├── ValidationError             (ValueError)   bad input from a caller
+ │    ├── FilterSyntaxError                      a search filter that does not parse
+ │    └── ReservedAliasError                     `latest`, `v<N>` or a malformed alias
+ ├── NotFoundError               (LookupError)  something named does not exist
+ │    ├── ExperimentNotFoundError
+ │    ├── RunNotFoundError
+ │    ├── ModelNotFoundError
+ │    ├── ModelVersionNotFoundError
+ │    ├── AliasNotFoundError
+ │    └── ArtifactNotFoundError
+ ├── ConflictError                              the request contradicts stored state
+ │    ├── ParamConflictError                     a param logged again with another value
+ │    └── RunNotActiveError                      writing to a run that has ended
+ ├── IntegrityError                             stored bytes do not match their digest
+ ├── FlavorError                 (TypeError)    a model no flavor can save, load or predict
+ └── StoreUnavailableError       (ConnectionError) the metadata database cannot be reached
+```
+
+Each error carries a stable ``code`` (the HTTP layer maps it to a status) and a
+``details`` mapping with the facts behind the message. Leaf classes build their own
+message from those facts, so the same situation always reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "AliasNotFoundError",
+    "ArtifactNotFoundError",
+    "ConfigError",
+    "ConflictError",
+    "ExperimentNotFoundError",
+    "FilterSyntaxError",
+    "FlavorError",
+    "IntegrityError",
+    "ModelNotFoundError",
+    "ModelVersionNotFoundError",
+    "ModelyardError",
+    "NotFoundError",
+    "ParamConflictError",
+    "ReservedAliasError",
+    "RunNotActiveError",
+    "RunNotFoundError",
+    "StoreUnavailableError",
+    "ValidationError",
+]
+
+
+class ModelyardError(Exception):
+    """Root of every error modelyard raises on purpose."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body the HTTP layer and ``--json`` CLI output use."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ConfigError(ModelyardError, ValueError):
+    """The workspace configuration is invalid."""
+
+    code = "config_error"
+
+
+class ValidationError(ModelyardError, ValueError):
+    """Input from a caller is malformed or out of range; nothing was changed."""
+
+    code = "validation_error"
+
+
+class FilterSyntaxError(ValidationError):
+    """A run search filter does not parse; ``position`` is the 0-based offset of the fault."""
+
+    code = "filter_syntax_error"
+
+    def __init__(self, text: str, position: int, reason: str) -> None:
+        marked = f"{text[:position]}▶{text[position:]}"
+        super().__init__(
+            f"invalid filter at position {position} (marked ▶): {reason}: {marked}",
+            details={"filter": text, "position": position, "reason": reason},
+        )
+        self.position = position
+
+
+class ReservedAliasError(ValidationError):
+    """An alias that is reserved (``latest``, ``v<N>``) or not made of ``[A-Za-z0-9_-]``."""
+
+    code = "reserved_alias"
+
+    def __init__(self, alias: str, reason: str) -> None:
+        super().__init__(f"alias {alias!r} is not allowed: {reason}", details={"alias": alias})
+
+
+class NotFoundError(ModelyardError, LookupError):
+    """Something that was named does not exist."""
+
+    code = "not_found"
+
+    def __str__(self) -> str:  # LookupError would repr() the message otherwise
+        return self.message
+
+
+class ExperimentNotFoundError(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"experiment {name!r} does not exist", details={"experiment": name})
+
+
+class RunNotFoundError(NotFoundError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} does not exist", details={"run_id": run_id})
+
+
+class ModelNotFoundError(NotFoundError):
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        hint = f" (registered models: {', '.join(known)})" if known else ""
+        super().__init__(f"model {name!r} is not registered{hint}", details={"model": name})
+
+
+class ModelVersionNotFoundError(NotFoundError):
+    def __init__(self, name: str, version: int, latest: int) -> None:
+        super().__init__(
+            f"model {name!r} has no version {version} (versions 1..{latest})"
+            if latest
+            else f"model {name!r} has no versions",
+            details={"model": name, "version": version, "latest": latest},
+        )
+
+
+class AliasNotFoundError(NotFoundError):
+    def __init__(self, name: str, alias: str, known: list[str]) -> None:
+        hint = f"; aliases: {', '.join(known)}" if known else "; it has no aliases"
+        super().__init__(
+            f"model {name!r} has no alias {alias!r}{hint}",
+            details={"model": name, "alias": alias, "aliases": known},
+        )
+
+
+class ArtifactNotFoundError(NotFoundError):
+    def __init__(self, digest: str, where: str) -> None:
+        super().__init__(
+            f"artifact {digest} is missing from the artifact store ({where})",
+            details={"digest": digest, "location": where},
+        )
+
+
+class ConflictError(ModelyardError):
+    """The request contradicts what is already stored; nothing was changed."""
+
+    code = "conflict"
+
+
+class ParamConflictError(ConflictError):
+    """Params are immutable: the same key was logged again with a different value."""
+
+    code = "param_conflict"
+
+    def __init__(self, run_id: str, key: str, old: str, new: str) -> None:
+        super().__init__(
+            f"param {key!r} of run {run_id} is already {old!r}; params are immutable "
+            f"and cannot be changed to {new!r}",
+            details={"run_id": run_id, "key": key, "logged": old, "attempted": new},
+        )
+
+
+class RunNotActiveError(ConflictError):
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(
+            f"run {run_id} has ended ({status}); it takes no more params, metrics or artifacts",
+            details={"run_id": run_id, "status": status},
+        )
+
+
+class IntegrityError(ModelyardError):
+    """Stored bytes no longer match the digest recorded for them."""
+
+    code = "integrity_error"
+
+    def __init__(self, expected: str, actual: str, where: str) -> None:
+        super().__init__(
+            f"artifact {expected} failed verification: its content hashes to {actual} "
+            f"({where}); it was changed or corrupted after it was stored",
+            details={"expected": expected, "actual": actual, "location": where},
+        )
+
+
+class FlavorError(ModelyardError, TypeError):
+    """A model that no flavor can save, load or predict with."""
+
+    code = "flavor_error"
+
+
+class StoreUnavailableError(ModelyardError, ConnectionError):
+    """The metadata database (or another store) cannot be reached."""
+
+    code = "store_unavailable"
+
+    def __init__(self, what: str, url: str, reason: str) -> None:
+        super().__init__(
+            f"cannot reach the {what} at {url}: {reason}",
+            details={"store": what, "url": url, "reason": reason},
+        )

@@ -1,0 +1,24 @@
+"""The quickstart: seeded fraud data and the end-to-end demo built on the public API."""
+
+from __future__ import annotations
+
+from modelyard.quickstart._data import (
+    FEATURES,
+    LABEL,
+    add_features,
+    generate_transactions,
+    time_split,
+)
+from modelyard.quickstart._run import EXPERIMENT, MODEL_NAME, QuickstartResult, run_quickstart
+
+__all__ = [
+    "EXPERIMENT",
+    "FEATURES",
+    "LABEL",
+    "MODEL_NAME",
+    "QuickstartResult",
+    "add_features",
+    "generate_transactions",
+    "run_quickstart",
+    "time_split",
+]

@@ -1,0 +1,213 @@
+"""Tables of the metadata database (SQLAlchemy Core).
+
+Times are integer milliseconds since the epoch (UTC) everywhere, which keeps ordering
+and arithmetic identical on SQLite and PostgreSQL. Digests are ``sha256:<hex>``.
+Schema changes go through Alembic migrations in ``migrations/``; a test checks that the
+migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "alias_events",
+    "experiments",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "model_aliases",
+    "model_versions",
+    "params",
+    "registered_models",
+    "run_artifacts",
+    "run_inputs",
+    "run_tags",
+    "runs",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Digest = String(71)  # "sha256:" + 64 hex digits
+Millis = BigInteger
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", Millis, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", String(32), ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Millis, nullable=False),
+    Column("end_time", Millis),
+    Column("parent_run_id", String(32)),
+    Column("git_commit", String(64)),
+    Column("source", Text),
+    Column("user", String(255)),
+    Index(None, "experiment_id", "start_time"),
+    Index(None, "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key", "run_id"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key", "run_id"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Millis, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Index(None, "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Millis, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("digest", Digest, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("is_dir", Boolean, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("run_id", "path"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(500), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("digest", Digest),
+    Column("details", JSON),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("run_id", "kind", "ref", "role"),
+    Index(None, "kind", "ref"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("description", Text),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(255), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id")),
+    Column("flavor", String(32), nullable=False),
+    Column("artifact_digest", Digest, nullable=False),
+    Column("signature", JSON),
+    Column("input_example", JSON),
+    Column("flavor_info", JSON, nullable=False),
+    Column("description", Text),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("name", "version"),
+    Index(None, "run_id"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(255), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+alias_events = Table(
+    "alias_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("name", String(255), ForeignKey("registered_models.name"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("version", Integer),
+    Column("previous_version", Integer),
+    Column("at", Millis, nullable=False),
+    Column("actor", String(255)),
+    Column("reason", Text),
+    Index(None, "name", "alias", "id"),
+)
