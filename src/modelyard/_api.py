@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard._workspace import Workspace, current_workspace, init_workspace
-from modelyard.registry import AliasEvent, LoadedModel, ModelVersion, Signature
 from modelyard.tracking import ActiveRun, Run, RunPage
+
+if TYPE_CHECKING:
+    from modelyard.registry import AliasEvent, LoadedModel, ModelVersion, Signature
 
 __all__ = [
     "get_run",

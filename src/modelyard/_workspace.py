@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard._ids import current_user, run_name
 from modelyard.config import CONFIG_FILE, Settings, load_settings
 from modelyard.errors import ConfigError
-from modelyard.registry import Registry
 from modelyard.store import ArtifactStore, Database, ensure_schema
 from modelyard.tracking import ActiveRun, TrackingStore, git_commit
+
+if TYPE_CHECKING:
+    from modelyard.registry import Registry
 
 __all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
 
@@ -55,7 +58,13 @@ class Workspace:
         )
         self.artifacts = ArtifactStore(settings.resolved_artifacts_url())
         self.tracking = TrackingStore(self.db, self.artifacts)
-        self.registry = Registry(self.db, self.artifacts, self.tracking)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The model registry (imported on first use: it brings pandas and the flavors)."""
+        from modelyard.registry import Registry
+
+        return Registry(self.db, self.artifacts, self.tracking)
 
     @classmethod
     def open(cls, path: str | Path | None = None, **overrides: Any) -> Workspace:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from modelyard.cli._app import app, open_workspace
 from modelyard.cli._output import console, emit_json, fmt_time
 from modelyard.errors import ValidationError
-from modelyard.registry import AliasEvent, parse_model_uri
+
+if TYPE_CHECKING:  # the registry brings pandas and the flavors: imported when a command runs
+    from modelyard.registry import AliasEvent
 
 models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -51,6 +52,8 @@ def show_model(
     as_json: JsonOpt = False,
 ) -> None:
     """A model's versions, or one version in detail (signature, flavor, lineage)."""
+    from modelyard.registry import parse_model_uri
+
     registry = open_workspace(ctx).registry
     parsed = parse_model_uri(ref)
     if parsed.version is None and parsed.alias is None and "/" not in ref and "@" not in ref:
@@ -183,7 +186,7 @@ def load_check(
     rows = None
     if mv.input_example is not None:
         example = _example(mv.input_example)
-        rows = int(np.asarray(loaded.predict(example)).shape[0])
+        rows = len(loaded.predict(example))
     result = {
         "uri": loaded.uri,
         "digest": loaded.digest,
@@ -203,6 +206,8 @@ def load_check(
 
 
 def _example(stored: dict[str, Any]) -> object:
+    import numpy as np
+
     if "columns" in stored:
         return [dict(zip(stored["columns"], row, strict=True)) for row in stored["data"]]
     return np.asarray(stored.get("tensor"))

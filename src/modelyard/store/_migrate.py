@@ -9,14 +9,15 @@ that processes opening a fresh database at once migrate it exactly once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, inspect, text
 
 from modelyard.errors import ConfigError
 from modelyard.store._db import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["HEAD", "current_revision", "ensure_schema", "upgrade"]
 
@@ -26,6 +27,8 @@ _SCRIPTS = Path(__file__).with_name("migrations")
 
 
 def _config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     cfg.attributes["connection"] = conn
@@ -46,6 +49,9 @@ def _revision(conn: Connection) -> str | None:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` in one locked transaction."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     with db.write() as conn:
         if db.dialect == "postgresql":
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
