@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pydantic
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,9 +30,39 @@ from sqlalchemy.exc import ArgumentError
 
 from modelyard.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "Settings", "find_workspace", "load_settings"]
+__all__ = ["CONFIG_FILE", "ServingSettings", "Settings", "find_workspace", "load_settings"]
 
 CONFIG_FILE = "modelyard.toml"
+
+
+class ServingSettings(BaseModel):
+    """The ``[serving]`` table: how ``modelyard serve`` runs (``MODELYARD_SERVING__PORT``...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    auth: bool = Field(default=False, description="Require API keys on every route but health.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    rate_limit_rps: float = Field(default=0.0, ge=0, description="Per API key; 0 = unlimited.")
+    rate_limit_burst: int = Field(default=100, ge=1)
+    cors_origins: tuple[str, ...] = Field(default=(), description="Empty: CORS off.")
+    refresh_interval_s: float = Field(
+        default=1.0, gt=0, description="How often deployments and aliases are re-read."
+    )
+    predictions_dir: str = Field(
+        default="", description="Prediction log folder; empty means state_dir/predictions."
+    )
+    log_fsync: bool = Field(
+        default=False, description="fsync the prediction WAL (survives power loss, not only kill)."
+    )
+    segment_rows: int = Field(default=100_000, ge=1, description="Rows per Parquet log segment.")
+    segment_seconds: float = Field(default=60.0, gt=0, description="Max age of a WAL before it rolls.")
+    cache_url: str = Field(
+        default="", description="Prediction cache: empty = in-process LRU; redis://host:6379/0."
+    )
+    predict_threads: int = Field(default=2, ge=1, le=64, description="Threads running predicts.")
 
 
 class Settings(BaseSettings):
@@ -67,6 +97,12 @@ class Settings(BaseSettings):
     tracking_flush_seconds: float = Field(
         default=5.0, ge=0, description="Age of the oldest buffered metric that triggers a flush."
     )
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+
+    def resolved_predictions_dir(self) -> Path:
+        """Absolute folder of the prediction log."""
+        folder = Path(self.serving.predictions_dir or self.state_path / "predictions")
+        return folder if folder.is_absolute() else (self.workspace / folder).resolve()
 
     @classmethod
     def settings_customise_sources(

@@ -12,10 +12,17 @@ ModelyardError
  │    ├── ModelNotFoundError
  │    ├── ModelVersionNotFoundError
  │    ├── AliasNotFoundError
- │    └── ArtifactNotFoundError
+ │    ├── ArtifactNotFoundError
+ │    ├── DeploymentNotFoundError
+ │    └── ApiKeyNotFoundError
  ├── ConflictError                              the request contradicts stored state
  │    ├── ParamConflictError                     a param logged again with another value
  │    └── RunNotActiveError                      writing to a run that has ended
+ ├── AuthenticationError         (PermissionError) no valid API key was given
+ ├── PermissionDeniedError       (PermissionError) the key lacks the scope a route needs
+ ├── RateLimitedError                           too many requests for one key
+ ├── OverloadedError                            a queue is full; retry after a pause
+ ├── PayloadTooLargeError        (ValueError)   a request body over the configured limit
  ├── IntegrityError                             stored bytes do not match their digest
  ├── FlavorError                 (TypeError)    a model no flavor can save, load or predict
  └── StoreUnavailableError       (ConnectionError) the metadata database cannot be reached
@@ -33,9 +40,12 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AliasNotFoundError",
+    "ApiKeyNotFoundError",
     "ArtifactNotFoundError",
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
+    "DeploymentNotFoundError",
     "ExperimentNotFoundError",
     "FilterSyntaxError",
     "FlavorError",
@@ -44,7 +54,11 @@ __all__ = [
     "ModelVersionNotFoundError",
     "ModelyardError",
     "NotFoundError",
+    "OverloadedError",
     "ParamConflictError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "ReservedAliasError",
     "RunNotActiveError",
     "RunNotFoundError",
@@ -155,6 +169,20 @@ class ArtifactNotFoundError(NotFoundError):
         )
 
 
+class DeploymentNotFoundError(NotFoundError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        hint = f"deployments: {', '.join(known)}" if known else "there are no deployments"
+        super().__init__(
+            f"deployment {name!r} does not exist ({hint})",
+            details={"deployment": name, "deployments": known},
+        )
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id!r} does not exist", details={"key_id": key_id})
+
+
 class ConflictError(ModelyardError):
     """The request contradicts what is already stored; nothing was changed."""
 
@@ -179,6 +207,54 @@ class RunNotActiveError(ConflictError):
         super().__init__(
             f"run {run_id} has ended ({status}); it takes no more params, metrics or artifacts",
             details={"run_id": run_id, "status": status},
+        )
+
+
+class AuthenticationError(ModelyardError, PermissionError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(ModelyardError, PermissionError):
+    """A valid API key without the scope the action needs."""
+
+    code = "permission_denied"
+
+    def __init__(self, key_name: str, needed: str, has: list[str]) -> None:
+        super().__init__(
+            f"API key {key_name!r} lacks the {needed!r} scope (it has: {', '.join(has) or 'none'})",
+            details={"key": key_name, "needed": needed, "scopes": has},
+        )
+
+
+class RateLimitedError(ModelyardError):
+    """Too many requests for one API key; ``retry_after`` is in seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class OverloadedError(ModelyardError):
+    """A bounded queue is full; ``retry_after`` is in seconds."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(ModelyardError, ValueError):
+    code = "payload_too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"request body of {size} bytes is over the limit of {limit} bytes",
+            details={"size": size, "limit": limit},
         )
 
 

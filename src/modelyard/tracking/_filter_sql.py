@@ -26,10 +26,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    exists,
     literal,
     not_,
     or_,
+    select,
     true,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -87,14 +87,13 @@ def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
 
 def _comparison(cmp: Comparison) -> ColumnElement[bool]:
     if cmp.kind is Kind.METRIC:
-        row = and_(latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == cmp.key)
-        return _lookup(row, latest_metrics.c.value, cmp, ~latest_metrics.c.is_nan)
+        t = latest_metrics
+        return _lookup(runs.c.id, t.c.run_id, t.c.key == cmp.key, t.c.value, cmp, ~t.c.is_nan)
     if cmp.kind in (Kind.PARAM, Kind.TAG):
         table = params if cmp.kind is Kind.PARAM else run_tags
-        row = and_(table.c.run_id == runs.c.id, table.c.key == cmp.key)
-        return _lookup(row, table.c.value, cmp)
+        return _lookup(runs.c.id, table.c.run_id, table.c.key == cmp.key, table.c.value, cmp)
     if cmp.key == "experiment":
-        return _lookup(experiments.c.id == runs.c.experiment_id, experiments.c.name, cmp)
+        return _lookup(runs.c.experiment_id, experiments.c.id, true(), experiments.c.name, cmp)
     column = _COLUMNS[cmp.key]
     if cmp.op is Op.IS_NULL:
         return column.is_(None)
@@ -105,17 +104,25 @@ def _comparison(cmp: Comparison) -> ColumnElement[bool]:
 
 
 def _lookup(
+    outer: ColumnElement[str],
+    inner: ColumnElement[str],
     row: ColumnElement[bool],
     column: ColumnElement[Any],
     cmp: Comparison,
     *extra: ColumnElement[bool],
 ) -> ColumnElement[bool]:
-    """``EXISTS`` a related row (the run's metric, param, tag or experiment) that passes."""
+    """A related row (the run's metric, param, tag or experiment) passes the test.
+
+    Written as ``outer IN (SELECT inner ... WHERE test)`` rather than a correlated
+    ``EXISTS``: the planner can then start from the (key, value) index of the related
+    table instead of probing it once per run. ``inner`` is never NULL, so ``NOT IN`` is
+    safe for ``is null``.
+    """
     if cmp.op is Op.IS_NULL:
-        return not_(exists().where(row).correlate(runs))
+        return outer.not_in(select(inner).where(row))
     if cmp.op is Op.IS_NOT_NULL:
-        return exists().where(row).correlate(runs)
-    return exists().where(row, *extra, _test(column, cmp)).correlate(runs)
+        return outer.in_(select(inner).where(row))
+    return outer.in_(select(inner).where(row, *extra, _test(column, cmp)))
 
 
 def _test(column: ColumnElement[Any], cmp: Comparison) -> ColumnElement[bool]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select, update
 
 from modelyard._ids import new_id, now_ms
 from modelyard.errors import (
@@ -39,6 +39,7 @@ from modelyard.store._schema import (
 )
 from modelyard.store._sql import insert_ignore, upsert
 from modelyard.tracking._filter import apply_order_by, compile_filter, parse_filter, parse_order_by
+from modelyard.tracking._load import load_runs, run_select
 from modelyard.tracking._types import (
     ArtifactInfo,
     Experiment,
@@ -91,6 +92,11 @@ class TrackingStore:
         with self.db.read() as conn:
             rows = conn.execute(select(experiments).order_by(experiments.c.name)).all()
         return [Experiment(r.id, r.name, r.created_at, r.description) for r in rows]
+
+    def _existing_experiment_id(self, name: str) -> str:
+        if name not in self._experiment_ids:
+            self._experiment_ids[name] = self.experiment(name, create=False).id
+        return self._experiment_ids[name]
 
     def _experiment_id(self, name: str) -> str:
         if name not in self._experiment_ids:
@@ -198,29 +204,25 @@ class TrackingStore:
         """Append metric values and advance the latest value of each key."""
         if not rows:
             return
-        history: list[dict[str, Any]] = [
-            {
-                "run_id": run_id,
-                "key": key,
-                "value": 0.0 if math.isnan(value) else value,
-                "is_nan": math.isnan(value),
-                "step": step,
-                "timestamp": ts,
-            }
+        history = [
+            (run_id, key, 0.0 if value != value else value, value != value, step, ts)
             for key, value, step, ts in rows
         ]
-        newest: dict[str, dict[str, Any]] = {}
+        newest: dict[str, tuple[str, str, float, bool, int, int]] = {}
         for row in history:
-            best = newest.get(row["key"])
-            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
-                newest[row["key"]] = row
+            best = newest.get(row[1])
+            if best is None or (row[4], row[5]) >= (best[4], best[5]):
+                newest[row[1]] = row
+        latest = [dict(zip(_METRIC_COLUMNS, row, strict=True)) for row in newest.values()]
         with self.db.write() as conn:
             self._active(conn, run_id)
-            conn.execute(metrics.insert(), history)
+            # The driver's executemany over tuples: building a dict per value through
+            # SQLAlchemy's insert() costs more than SQLite's own insert of it.
+            conn.exec_driver_sql(_metric_insert(conn.dialect.paramstyle), history)
             upsert(
                 conn,
                 latest_metrics,
-                list(newest.values()),
+                latest,
                 ["run_id", "key"],
                 ["value", "is_nan", "step", "timestamp"],
                 where=lambda t, new: or_(
@@ -243,7 +245,7 @@ class TrackingStore:
                 .where(metrics.c.run_id == run_id, metrics.c.key == key)
                 .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
             ).all()
-        return [_metric(r) for r in rows]
+        return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.timestamp) for r in rows]
 
     # -- artifacts and inputs ------------------------------------------------------------
 
@@ -347,7 +349,10 @@ class TrackingStore:
         loaded: dict[str, Run] = {}
         with self.db.read() as conn:
             for i in range(0, len(run_ids), _IN_CHUNK):
-                loaded.update(_load_runs(conn, run_ids[i : i + _IN_CHUNK]))
+                head = conn.execute(
+                    run_select().where(runs.c.id.in_(run_ids[i : i + _IN_CHUNK]))
+                ).all()
+                loaded.update((run.id, run) for run in load_runs(conn, head))
         return [loaded[i] for i in run_ids if i in loaded]
 
     def search_runs(
@@ -363,90 +368,37 @@ class TrackingStore:
         if not 1 <= max_results <= MAX_RESULTS:
             raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS}")
         offset = _decode_token(page_token)
-        condition = compile_filter(parse_filter(filter or ""))
-        keys = parse_order_by(order_by or [])
-        stmt = select(runs.c.id)
-        if condition is not None:
-            stmt = stmt.where(condition)
+        stmt = _search_statement(filter or "", tuple(order_by or ()))
+        bound: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
         if experiments:
-            ids = [self.experiment(name, create=False).id for name in experiments]
+            ids = [self._existing_experiment_id(name) for name in experiments]
             stmt = stmt.where(runs.c.experiment_id.in_(ids))
-        stmt = apply_order_by(stmt, keys).limit(max_results + 1).offset(offset)
         with self.db.read() as conn:
-            ids = list(conn.execute(stmt).scalars())
-            more = len(ids) > max_results
-            ids = ids[:max_results]
-            loaded = _load_runs(conn, ids) if ids else {}
+            head = conn.execute(stmt, bound).all()
+            more = len(head) > max_results
+            found = load_runs(conn, head[:max_results])
         token = _encode_token(offset + max_results) if more else None
-        return RunPage([loaded[i] for i in ids], token)
+        return RunPage(found, token)
 
 
-def _metric(row: Any) -> Metric:
-    return Metric(row.key, math.nan if row.is_nan else row.value, row.step, row.timestamp)
+_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 
 
-def _load_runs(conn: Connection, ids: Sequence[str]) -> dict[str, Run]:
-    """Runs with all their children in six queries, whatever the number of runs."""
-    if not ids:
-        return {}
-    head = conn.execute(
-        select(runs, experiments.c.name.label("experiment"))
-        .join(experiments, experiments.c.id == runs.c.experiment_id)
-        .where(runs.c.id.in_(ids))
-    ).all()
-    children = _children(conn, ids)
-    out = {}
-    for r in head:
-        out[r.id] = Run(
-            id=r.id,
-            experiment_id=r.experiment_id,
-            experiment=r.experiment,
-            name=r.name,
-            status=RunStatus(r.status),
-            start_time=r.start_time,
-            end_time=r.end_time,
-            parent_run_id=r.parent_run_id,
-            git_commit=r.git_commit,
-            source=r.source,
-            user=r.user,
-            params=children["params"].get(r.id, {}),
-            metrics=children["metrics"].get(r.id, {}),
-            tags=children["tags"].get(r.id, {}),
-            artifacts=tuple(children["artifacts"].get(r.id, ())),
-            inputs=tuple(children["inputs"].get(r.id, ())),
-        )
-    return out
+@functools.cache
+def _metric_insert(paramstyle: str) -> str:
+    marks = ", ".join(["?" if paramstyle == "qmark" else "%s"] * len(_METRIC_COLUMNS))
+    return f"INSERT INTO metrics ({', '.join(_METRIC_COLUMNS)}) VALUES ({marks})"
 
 
-def _children(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    kv: dict[str, dict[str, Any]] = {"params": defaultdict(dict), "tags": defaultdict(dict)}
-    for name, table in (("params", params), ("tags", run_tags)):
-        for run_id, key, value in conn.execute(
-            select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
-        ):
-            kv[name][run_id][key] = value
-    found_metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
-    for row in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(ids))):
-        found_metrics[row.run_id][row.key] = _metric(row)
-    found_artifacts: dict[str, list[ArtifactInfo]] = defaultdict(list)
-    for row in conn.execute(
-        select(run_artifacts).where(run_artifacts.c.run_id.in_(ids)).order_by(run_artifacts.c.path)
-    ):
-        found_artifacts[row.run_id].append(ArtifactInfo(row.path, row.digest, row.size, row.is_dir))
-    found_inputs: dict[str, list[RunInput]] = defaultdict(list)
-    for row in conn.execute(
-        select(run_inputs).where(run_inputs.c.run_id.in_(ids)).order_by(run_inputs.c.id)
-    ):
-        found_inputs[row.run_id].append(
-            RunInput(row.kind, row.ref, row.role, row.digest, row.details)
-        )
-    return {
-        "params": kv["params"],
-        "tags": kv["tags"],
-        "metrics": found_metrics,
-        "artifacts": found_artifacts,
-        "inputs": found_inputs,
-    }
+@functools.lru_cache(maxsize=256)
+def _search_statement(filter_text: str, order_by: tuple[str, ...]) -> Select[Any]:
+    """The compiled search for a filter and ordering; parsed once per distinct text."""
+    stmt = run_select()
+    expr = parse_filter(filter_text)
+    if expr is not None:
+        stmt = stmt.where(compile_filter(expr))
+    stmt = apply_order_by(stmt, parse_order_by(order_by))
+    return stmt.limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 def _encode_token(offset: int) -> str:
