@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from modelyard.registry.flavors._sklearn import (
+from modelyard.registry.flavors._common import (
     call_predict,
     class_path,
     dump_joblib,

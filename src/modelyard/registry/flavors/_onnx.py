@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from modelyard.registry.flavors._sklearn import from_package, unsupported
+from modelyard.registry.flavors._common import from_package, unsupported
 
 MODEL_FILE = "model.onnx"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from modelyard.registry.flavors._sklearn import class_path, unsupported
+from modelyard.registry.flavors._common import class_path, unsupported
 
 MODEL_FILE = "model.pkl"
 
