@@ -14,6 +14,9 @@ PACKAGES = [
     "modelyard.tracking",
     "modelyard.registry",
     "modelyard.registry.flavors",
+    "modelyard.deployments",
+    "modelyard.access",
+    "modelyard.serving",
     "modelyard.quickstart",
     "modelyard.cli",
 ]

@@ -21,6 +21,8 @@ from modelyard.store import ArtifactStore, Database, ensure_schema
 from modelyard.tracking import ActiveRun, TrackingStore, git_commit
 
 if TYPE_CHECKING:
+    from modelyard.access import KeyStore
+    from modelyard.deployments import DeploymentStore
     from modelyard.registry import Registry
 
 __all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
@@ -65,6 +67,20 @@ class Workspace:
         from modelyard.registry import Registry
 
         return Registry(self.db, self.artifacts, self.tracking)
+
+    @cached_property
+    def deployments(self) -> DeploymentStore:
+        """Deployments: traffic policies over model versions, read by the prediction server."""
+        from modelyard.deployments import DeploymentStore
+
+        return DeploymentStore(self.db, lambda: self.registry)  # imported when first needed
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        """API keys with scopes, checked by the prediction server when auth is on."""
+        from modelyard.access import KeyStore
+
+        return KeyStore(self.db)
 
     @classmethod
     def open(cls, path: str | Path | None = None, **overrides: Any) -> Workspace:

@@ -58,7 +58,9 @@ class ServingSettings(BaseModel):
         default=False, description="fsync the prediction WAL (survives power loss, not only kill)."
     )
     segment_rows: int = Field(default=100_000, ge=1, description="Rows per Parquet log segment.")
-    segment_seconds: float = Field(default=60.0, gt=0, description="Max age of a WAL before it rolls.")
+    segment_seconds: float = Field(
+        default=60.0, gt=0, description="Max age of a WAL before it rolls."
+    )
     cache_url: str = Field(
         default="", description="Prediction cache: empty = in-process LRU; redis://host:6379/0."
     )

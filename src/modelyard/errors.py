@@ -5,6 +5,7 @@ ModelyardError
  ├── ConfigError                 (ValueError)   bad modelyard.toml or MODELYARD_* variable
  ├── ValidationError             (ValueError)   bad input from a caller
  │    ├── FilterSyntaxError                      a search filter that does not parse
+ │    ├── MalformedBodyError                     a request body that cannot be read at all
  │    └── ReservedAliasError                     `latest`, `v<N>` or a malformed alias
  ├── NotFoundError               (LookupError)  something named does not exist
  │    ├── ExperimentNotFoundError
@@ -50,6 +51,7 @@ __all__ = [
     "FilterSyntaxError",
     "FlavorError",
     "IntegrityError",
+    "MalformedBodyError",
     "ModelNotFoundError",
     "ModelVersionNotFoundError",
     "ModelyardError",
@@ -106,6 +108,12 @@ class FilterSyntaxError(ValidationError):
             details={"filter": text, "position": position, "reason": reason},
         )
         self.position = position
+
+
+class MalformedBodyError(ValidationError):
+    """A request body that cannot be read at all: not JSON, or broken binary framing."""
+
+    code = "malformed_body"
 
 
 class ReservedAliasError(ValidationError):

@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 
 import workers
 from modelyard.errors import ConfigError, StoreUnavailableError
-from modelyard.store import HEAD, Database, current_revision, ensure_schema
-from modelyard.store._schema import experiments, metadata
+from modelyard.store import HEAD, Database, current_revision, ensure_schema, upgrade
+from modelyard.store._schema import api_keys, experiments, metadata, registered_models
 
 
 def test_migrations_produce_exactly_the_declared_schema(db: Database) -> None:
@@ -98,3 +98,38 @@ def test_sqlite_folder_that_cannot_be_created_is_unavailable(tmp_path: Path) -> 
     blocker.write_text("x")
     with pytest.raises(StoreUnavailableError):
         Database(f"sqlite:///{blocker / 'sub' / 'm.db'}").check()
+
+
+def test_upgrading_from_0001_keeps_the_rows(db_url: str) -> None:
+    """A database written at 0001 (here: the session's PostgreSQL one taken back down) gains
+    the 0002 tables and keeps its data."""
+    from alembic import command
+
+    from modelyard.store._migrate import _config
+
+    db = Database(db_url)
+    try:
+        if current_revision(db) is not None:
+            with db.write() as conn:
+                command.downgrade(_config(conn), "0001")
+        else:
+            upgrade(db, "0001")
+        assert current_revision(db) == "0001"
+        with db.write() as conn:
+            conn.execute(experiments.insert().values(id="e1", name="kept", created_at=1))
+            conn.execute(
+                registered_models.insert().values(
+                    name="fraud", latest_version=0, created_at=1, updated_at=1
+                )
+            )
+        upgrade(db)
+        assert current_revision(db) == HEAD == "0002"
+        with db.write() as conn:
+            assert conn.execute(select(experiments.c.name)).scalars().all() == ["kept"]
+            assert conn.execute(select(registered_models.c.name)).scalars().all() == ["fraud"]
+            conn.execute(
+                api_keys.insert().values(id="k", name="n", key_hash="h", scopes=[], created_at=1)
+            )
+    finally:
+        upgrade(db)  # leave the shared PostgreSQL database at HEAD for the next test
+        db.dispose()

@@ -28,6 +28,9 @@ from sqlalchemy import (
 
 __all__ = [
     "alias_events",
+    "api_keys",
+    "deployment_status",
+    "deployments",
     "experiments",
     "latest_metrics",
     "metadata",
@@ -210,4 +213,41 @@ alias_events = Table(
     Column("actor", String(255)),
     Column("reason", Text),
     Index(None, "name", "alias", "id"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+deployment_status = Table(
+    "deployment_status",
+    metadata,
+    Column(
+        "deployment",
+        String(64),
+        ForeignKey("deployments.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("server_id", String(255), nullable=False),
+    Column("status", JSON, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    PrimaryKeyConstraint("deployment", "server_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the whole key
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("revoked_at", Millis),
+    Column("last_used_at", Millis),
 )

@@ -1,0 +1,47 @@
+"""``modelyard serve``: run the prediction server for the workspace's deployments."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from modelyard.cli._app import app, open_workspace
+from modelyard.cli._output import stderr
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: serving.host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help="Port (default: serving.port).", min=0)
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Server processes (default: serving.workers).", min=1),
+    ] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option("--auth/--no-auth", help="Require API keys (default: serving.auth)."),
+    ] = None,
+) -> None:
+    """Serve every deployment over the Open Inference Protocol (V2), MLflow's
+    /invocations and the native /v1 API, with /health, /metrics and /docs."""
+    workspace = open_workspace(ctx)  # checks the database and migrates it, once, up front
+    settings = workspace.settings.serving
+    if (settings.auth if auth is None else auth) and not workspace.keys.any_active():
+        stderr.print(
+            "[yellow]Auth is on but there is no API key: every request but health will get "
+            "401. Create one with `modelyard keys create NAME --scope predict`.[/]"
+        )
+    # One OpenMP thread per process: set before numpy and the model libraries load (tree
+    # models predict much faster under load this way). Workers inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from modelyard.serving import serve as run_server
+
+    workspace.close()
+    run_server(workspace.path, host=host, port=port, workers=workers, auth=auth)
