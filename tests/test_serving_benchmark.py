@@ -79,6 +79,7 @@ def test_wrk_summary_counts_only_2xx_answers_as_throughput() -> None:
 
 
 def test_predicted_class_reads_each_servers_answer() -> None:
+    load("_serving_procs")
     servers = load("_serving_servers")
 
     assert servers.predicted_class(b'{"predictions": [1], "model_version": 1}') == 1
@@ -88,9 +89,10 @@ def test_predicted_class_reads_each_servers_answer() -> None:
 
 
 def test_cpu_watch_splits_the_machines_cpu_time() -> None:
+    load("_serving_procs")
     cpu = load("_serving_cpu")
 
-    with cpu.watch(os.getpgid(0)) as usage:
+    with cpu.watch(os.getpid()) as usage:
         sum(range(200_000))
 
     assert {"seconds", "server_cores", "wrk_cores", "other_cores", "steal_cores"} <= usage.keys()

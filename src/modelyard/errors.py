@@ -15,6 +15,7 @@ ModelyardError
  │    ├── AliasNotFoundError
  │    ├── ArtifactNotFoundError
  │    ├── DeploymentNotFoundError
+ │    ├── VersionNotServedError                  a version no target of a deployment serves
  │    └── ApiKeyNotFoundError
  ├── ConflictError                              the request contradicts stored state
  │    ├── ParamConflictError                     a param logged again with another value
@@ -26,6 +27,7 @@ ModelyardError
  ├── PayloadTooLargeError        (ValueError)   a request body over the configured limit
  ├── IntegrityError                             stored bytes do not match their digest
  ├── FlavorError                 (TypeError)    a model no flavor can save, load or predict
+ ├── ModelOutputError            (RuntimeError) a model answered the wrong number of rows
  └── StoreUnavailableError       (ConnectionError) the metadata database cannot be reached
 ```
 
@@ -53,6 +55,7 @@ __all__ = [
     "IntegrityError",
     "MalformedBodyError",
     "ModelNotFoundError",
+    "ModelOutputError",
     "ModelVersionNotFoundError",
     "ModelyardError",
     "NotFoundError",
@@ -66,6 +69,7 @@ __all__ = [
     "RunNotFoundError",
     "StoreUnavailableError",
     "ValidationError",
+    "VersionNotServedError",
 ]
 
 
@@ -186,6 +190,17 @@ class DeploymentNotFoundError(NotFoundError):
         )
 
 
+class VersionNotServedError(NotFoundError):
+    """A request pinned to a model version that no target of the deployment serves now."""
+
+    def __init__(self, deployment: str, version: int | str, serving: list[int]) -> None:
+        listed = ", ".join(map(str, serving)) or "none"
+        super().__init__(
+            f"deployment {deployment!r} does not serve version {version!r} (serving: {listed})",
+            details={"deployment": deployment, "version": version, "serving": serving},
+        )
+
+
 class ApiKeyNotFoundError(NotFoundError):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key {key_id!r} does not exist", details={"key_id": key_id})
@@ -283,6 +298,20 @@ class FlavorError(ModelyardError, TypeError):
     """A model that no flavor can save, load or predict with."""
 
     code = "flavor_error"
+
+
+class ModelOutputError(ModelyardError, RuntimeError):
+    """A model answered a batch with outputs that do not have one row per input row: a
+    bug in the model, not in the request (the server answers 500)."""
+
+    code = "model_output_error"
+
+    def __init__(self, deployment: str, version: int, rows: int, shape: list[int]) -> None:
+        super().__init__(
+            f"model version {version} of deployment {deployment!r} returned outputs of shape "
+            f"{shape} for {rows} input rows; a model must return one output per input row",
+            details={"deployment": deployment, "version": version, "rows": rows, "shape": shape},
+        )
 
 
 class StoreUnavailableError(ModelyardError, ConnectionError):

@@ -18,7 +18,7 @@ import numpy as np
 from fastapi import FastAPI
 
 from modelyard.deployments import StickyKey
-from modelyard.errors import DeploymentNotFoundError
+from modelyard.errors import DeploymentNotFoundError, VersionNotServedError
 from modelyard.registry import ColumnSpec, Signature, TensorSpec
 from modelyard.serving import InputBatch, PredictionResult
 from modelyard.serving._observer import ServingStats
@@ -78,13 +78,18 @@ class FakeRuntime:
     def versions(self) -> dict[str, int]:
         return dict(self.served)
 
-    async def predict(self, batch: InputBatch, *, sticky: str | None = None) -> PredictionResult:
+    async def predict(
+        self, batch: InputBatch, *, sticky: str | None = None, version: int | None = None
+    ) -> PredictionResult:
         self.calls.append((batch, sticky))
         if self.fail is not None:
             raise self.fail
+        serving = sorted(set(self.served.values()))
+        if version is not None and version not in serving:
+            raise VersionNotServedError(self.name, version, serving)
         checked = validate_batch(batch, self.sig)
         outputs = self.fn(checked)
-        version = next(iter(self.served.values()))
+        version = version if version is not None else next(iter(self.served.values()))
         ids = [f"{self.name}-{i}" for i in range(checked.n_rows)]
         return PredictionResult(outputs, ids, self.model, version, "champion")
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelyard.errors import FlavorError, OverloadedError
+from modelyard.errors import FlavorError, ModelOutputError, OverloadedError
 from modelyard.serving._batcher import Batcher, merge_batches
 from modelyard.serving._executor import PredictExecutor
 from modelyard.serving._observer import ServingObserver
@@ -174,34 +174,70 @@ def test_a_full_queue_refuses_at_once_with_retry_after() -> None:
     assert seen == ["d/1"]
 
 
-def test_a_failing_predict_fails_only_its_batch() -> None:
+def test_a_failing_batch_is_retried_one_by_one_so_only_the_bad_request_fails() -> None:
     async def test(batcher: Batcher, model: Model) -> None:
         model.gate.clear()
         blocker = asyncio.ensure_future(batcher.submit(rows(0)))
         await asyncio.to_thread(model.started.wait, 5)
-        doomed = [asyncio.ensure_future(batcher.submit(rows(v))) for v in (1, -1)]
+        merged = [asyncio.ensure_future(batcher.submit(rows(v, v))) for v in (1, -1, 3)]
         await asyncio.sleep(0)
         model.gate.set()
         await blocker
-        for future in doomed:
-            with pytest.raises(FlavorError, match="ArithmeticError: negative input"):
-                await future
+        assert (await merged[0]).tolist() == [2.0, 2.0]
+        with pytest.raises(FlavorError, match="ArithmeticError: negative input"):
+            await merged[1]
+        assert (await merged[2]).tolist() == [6.0, 6.0]
         assert (await batcher.submit(rows(5))).tolist() == [10.0]
 
-    assert run(test, Limits(max_wait_ms=0)).calls == [1, 2, 1]
+    # the merged batch of 6 rows fails; its 3 requests run again, each on its own
+    assert run(test, Limits(max_wait_ms=0)).calls == [1, 6, 2, 2, 2, 1]
 
 
-def test_outputs_of_the_wrong_length_are_a_flavor_error() -> None:
+def test_a_lone_failing_request_is_not_retried() -> None:
+    async def test(batcher: Batcher, model: Model) -> None:
+        with pytest.raises(FlavorError, match="negative input"):
+            await batcher.submit(rows(-1, 1))
+
+    assert run(test).calls == [2]
+
+
+def test_the_observer_sees_each_retried_request_as_its_own_batch() -> None:
+    batches: list[tuple[int, int]] = []
+
+    class Observer(ServingObserver):
+        def batch(
+            self, deployment: str, version: int, requests: int, rows: int, seconds: float
+        ) -> None:
+            batches.append((deployment, version, requests, rows, seconds > 0))
+
+    async def test(batcher: Batcher, model: Model) -> None:
+        results = await asyncio.gather(
+            *(batcher.submit(rows(v)) for v in (1, -1, 2, 3)), return_exceptions=True
+        )
+        assert [type(r).__name__ for r in results] == ["ndarray", "FlavorError", *["ndarray"] * 2]
+
+    run(test, observer=Observer())
+    assert batches == [("d", 1, 1, 1, True)] * 3  # the failed merged batch is not counted
+
+
+@pytest.mark.parametrize(
+    ("predict", "shape"),
+    [(lambda b: np.zeros(b.n_rows - 1), [1]), (lambda b: np.asarray(float(b.n_rows)), [])],
+    ids=["one-row-short", "scalar"],
+)
+def test_outputs_without_a_row_per_input_row_are_a_model_output_error(
+    predict: Callable[[InputBatch], np.ndarray], shape: list[int]
+) -> None:
     model_rows = InputBatch(n_rows=2, columns={"x": np.zeros(2)})
 
     async def main() -> None:
         executor = PredictExecutor(1)
         executor.start()
-        batcher = Batcher(
-            lambda b: np.zeros(b.n_rows - 1), executor, Limits(), deployment="d", version=3
-        )
-        with pytest.raises(FlavorError, match=r"shape \[1\] for 2 input rows"):
+        batcher = Batcher(predict, executor, Limits(), deployment="d", version=3)
+        with pytest.raises(ModelOutputError, match=r"shape \[.*\] for 2 input rows") as info:
             await batcher.submit(model_rows)
+        assert not isinstance(info.value, FlavorError)  # a bug in the model: not a 422
+        assert info.value.details == {"deployment": "d", "version": 3, "rows": 2, "shape": shape}
         await batcher.close()
         executor.shutdown()
 

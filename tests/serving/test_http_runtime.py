@@ -87,3 +87,28 @@ def test_a_deployment_without_a_serving_version_is_not_ready(ws: Workspace) -> N
         busy = client.post("/v1/deployments/d/predict", json=ROW)
         assert busy.status_code == 503 and "retry-after" in busy.headers
         assert client.get("/v2/models/d/ready").status_code == 503
+
+
+def test_v2_infer_pinned_to_a_version_is_answered_by_it(ws: Workspace) -> None:
+    """A canary (two targets): whichever target the weights would pick, a request to
+    /versions/{v}/infer is computed by version v and says so."""
+    ws.registry.set_alias("m", "champion", register(ws, 1.0))
+    ws.registry.set_alias("m", "challenger", register(ws, 2.0))
+    register(ws, 3.0)
+    spec = DeploymentSpec(name="d", model="m", traffic="champion=9,challenger=1")
+    ws.deployments.create(spec)
+    body = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [0.0]}]}
+    with AppClient(create_app(ws)) as client:
+        for version, target in ((1, "champion"), (2, "challenger")):
+            for _ in range(25):
+                response = client.post(f"/v2/models/d/versions/{version}/infer", json=body)
+                assert response.status_code == 200, response.text
+                answer = response.json()
+                assert answer["model_version"] == str(version)
+                assert answer["outputs"][0]["data"] == [float(version)]
+                assert answer["parameters"]["target"] == target
+                assert response.headers["x-model-version"] == str(version)
+        for missing in ("3", "0", "x"):
+            response = client.post(f"/v2/models/d/versions/{missing}/infer", json=body)
+            assert response.status_code == 404, response.text
+            assert response.json()["error"]["details"]["serving"] == [1, 2]

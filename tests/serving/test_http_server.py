@@ -4,13 +4,10 @@ workers, and a clean shutdown."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,68 +26,12 @@ from schemathesis.checks import not_a_server_error
 from modelyard._workspace import Workspace, init_workspace
 from modelyard.access import Scope
 from modelyard.deployments import DeploymentSpec
+from modelyard.registry import ColumnSpec, Signature
+from serving.http_server import Server, launch, wait_ready
 
 pytestmark = pytest.mark.slow
 
 FEATURES = ["f0", "f1", "f2", "f3"]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def address(self) -> str:
-        return self.url.removeprefix("http://")
-
-    def stop(self) -> None:
-        """SIGTERM, as a process manager stops it: uvicorn finishes the requests in flight,
-        the app's shutdown stops the runtime, and the process ends by that signal."""
-        self.process.send_signal(signal.SIGTERM)
-        status = self.process.wait(timeout=30)
-        log = self.log.read_text()
-        assert status in (0, -signal.SIGTERM), log
-        assert "Application shutdown complete" in log, log
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def launch(workspace: Path, *args: str) -> Server:
-    """``modelyard serve`` on a free port, not waited for (see :func:`wait_ready`)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-    log = workspace / f"server-{port}.log"
-    command = [sys.executable, "-m", "modelyard.cli", "-w", str(workspace), "serve"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port), *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def wait_ready(server: Server, timeout_s: float = 120.0) -> Server:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{server.log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/health/ready", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise AssertionError(f"server not ready in time:\n{server.log.read_text()}")
 
 
 @dataclass
@@ -123,6 +64,10 @@ def build_workspace(folder: Path) -> tuple[Workspace, pd.DataFrame, np.ndarray]:
     version = ws.registry.register("lin", onnx_model, input_example=X32[:5])
     ws.registry.set_alias("lin", "champion", version.version)
     ws.deployments.create(DeploymentSpec(name="lin", model="lin"))
+    # a bug in a model: one output row too many (a lambda: pickled by value for the server)
+    one_too_many = Signature(inputs=(ColumnSpec("x", "float64"),))
+    ws.registry.register("broken", lambda X: np.zeros(len(X) + 1), signature=one_too_many)
+    ws.deployments.create(DeploymentSpec(name="broken", model="broken", traffic="v1=1"))
     return ws, frame, X32
 
 
@@ -145,8 +90,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_ready(guarded)
         yield Served(plain, guarded, keys, rows, labels, X32[:8], lin_outputs, folder)
     finally:
-        plain.stop()
-        guarded.stop()
+        try:
+            plain.stop()
+        finally:
+            guarded.stop()
     assert not any((folder / ".modelyard" / "prometheus").glob("*/*"))
 
 
@@ -278,7 +225,50 @@ def test_csv_nan_that_the_model_refuses_is_422(served: Served) -> None:
 def test_unknown_deployment_lists_known_ones(served: Served) -> None:
     response = httpx.post(f"{served.server.url}/v2/models/nope/infer", json={"inputs": []})
     assert response.status_code == 404
-    assert response.json()["error"]["details"]["deployments"] == ["clf", "lin"]
+    assert response.json()["error"]["details"]["deployments"] == ["broken", "clf", "lin"]
+
+
+def test_a_row_the_model_refuses_fails_alone_among_concurrent_requests(served: Served) -> None:
+    """One request with a NaN (LogisticRegression takes none) among concurrent good ones,
+    which the batcher merges with it: only that request fails."""
+    url = f"{served.server.url}/v1/deployments/clf/predict"
+    good = {"records": served.frame[:1].to_dict(orient="records")}
+    bad = {"columns": {"f0": [None], "f1": [0.0], "f2": [0.0], "f3": [0.0]}}  # null: NaN
+    threads, rounds = 12, 4
+    start = threading.Barrier(threads)
+
+    def client(index: int) -> list[httpx.Response]:
+        with httpx.Client(timeout=30) as http:
+            responses = []
+            for _ in range(rounds):
+                start.wait(timeout=30)
+                responses.append(http.post(url, json=bad if index == 0 else good))
+            return responses
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(client, range(threads)))
+    for response in answers[0]:
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "flavor_error"
+        assert "NaN" in response.json()["error"]["message"]
+    for response in (r for responses in answers[1:] for r in responses):
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"] == served.labels[:1].tolist()
+
+
+def test_a_model_that_answers_the_wrong_number_of_rows_is_a_logged_500(served: Served) -> None:
+    url = f"{served.server.url}/v1/deployments/broken/predict"
+    response = httpx.post(url, json={"records": [{"x": 1.0}, {"x": 2.0}]})
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error["code"] == "model_output_error"
+    assert error["details"] == {"deployment": "broken", "version": 1, "rows": 2, "shape": [3]}
+    assert "one output per input row" in error["message"]
+    deadline = time.monotonic() + 10
+    while "request failed with model_output_error" not in served.server.log.read_text():
+        assert time.monotonic() < deadline, served.server.log.read_text()
+        time.sleep(0.05)
+    assert "Traceback" in served.server.log.read_text()
 
 
 def test_no_server_errors(served: Served) -> None:

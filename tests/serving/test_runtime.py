@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 import redis
+from sklearn.linear_model import LogisticRegression
 
 from conftest import service_missing
 from modelyard import Workspace
@@ -23,6 +25,7 @@ from modelyard.errors import (
     FlavorError,
     OverloadedError,
     ValidationError,
+    VersionNotServedError,
 )
 from modelyard.registry import ColumnSpec, Signature, TensorSpec
 from modelyard.serving._observer import ServingObserver
@@ -319,6 +322,36 @@ def test_a_sticky_field_is_read_from_the_request(ws: Workspace) -> None:
     serve(ws, test)
 
 
+def test_a_request_pinned_to_a_version_is_answered_by_it(ws: Workspace) -> None:
+    for version in (1, 2, 3, 4):
+        register(ws, VersionModel(version))
+    ws.registry.set_alias("m", "champion", 1)
+    ws.registry.set_alias("m", "challenger", 2)
+    deploy(ws, traffic="champion=9,challenger=1", shadow=("v3",))
+
+    async def test(state: ServingState) -> None:
+        runtime = state.deployment("d")
+        for version, target in ((1, "champion"), (2, "challenger"), (3, "v3")):
+            results = await asyncio.gather(
+                *(runtime.predict(xs(1), version=version) for _ in range(30))
+            )
+            answers = {(r.version, r.target, r.outputs[0]) for r in results}
+            assert answers == {(version, target, float(version))}
+        with pytest.raises(VersionNotServedError, match="serving: 1, 2, 3") as info:
+            await runtime.predict(xs(1), version=4)  # registered, but no target serves it
+        assert info.value.details == {"deployment": "d", "version": 4, "serving": [1, 2, 3]}
+
+    serve(ws, test)
+    frame = logged(ws)
+    # requests pinned to the shadow's version are its answers, not mirrored to it again
+    assert Counter(zip(frame["version"], frame["shadow"], strict=True)) == {
+        (1, False): 30,
+        (2, False): 30,
+        (3, False): 30,
+        (3, True): 60,
+    }
+
+
 def test_shadows_get_a_copy_and_their_failures_stay_hidden(ws: Workspace) -> None:
     register(ws, VersionModel(1))
     register(ws, Failing())
@@ -545,6 +578,29 @@ def test_a_full_queue_answers_overloaded_with_retry_after(ws: Workspace) -> None
         assert (await running).version == 1
 
     serve(ws, test)
+
+
+def test_a_request_the_model_refuses_fails_alone_not_the_batch_it_joined(ws: Workspace) -> None:
+    """NaN passes the signature (a float column may hold it) but LogisticRegression refuses
+    it: the merged batch fails, and its requests are retried one by one."""
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    register(ws, LogisticRegression().fit(frame, [0, 0, 1, 1]))
+    deploy(ws, traffic="v1=1")
+    recorder = Recorder()
+
+    async def test(state: ServingState) -> None:
+        runtime = state.deployment("d")
+        calls = [runtime.predict(xs(np.nan if i == 5 else 3.0)) for i in range(20)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(results[5], FlavorError) and "NaN" in results[5].message
+        good = [r for i, r in enumerate(results) if i != 5]
+        assert all(isinstance(r, PredictionResult) and r.outputs.tolist() == [1] for r in good)
+
+    serve(ws, test, recorder)
+    assert [e for e in recorder.events if e[0] == "failure"] == [
+        ("failure", "d", "v1", "flavor_error", False)
+    ]
+    assert len(logged(ws)) == 19
 
 
 def test_a_failing_model_fails_its_requests_not_the_server(ws: Workspace) -> None:

@@ -12,12 +12,17 @@ dispatcher task runs one predict at a time on the predict threads:
   the request is refused at once with :class:`~modelyard.errors.OverloadedError`.
 
 Columns are merged with one ``np.concatenate`` per column and the output split back by row
-offsets. A failing predict fails only the requests of its batch; the batcher goes on.
+offsets. When a merged batch fails, each of its requests is tried again in a predict of its
+own, so one request the model refuses fails alone instead of poisoning its batch (the cost,
+one predict per request, is paid only for batches that fail). Outputs without one row per
+input row are a :class:`~modelyard.errors.ModelOutputError` (a bug in the model). The
+batcher goes on after any failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -27,12 +32,14 @@ from typing import Protocol
 
 import numpy as np
 
-from modelyard.errors import FlavorError, ModelyardError, OverloadedError
+from modelyard.errors import FlavorError, ModelOutputError, ModelyardError, OverloadedError
 from modelyard.serving._executor import PredictExecutor
 from modelyard.serving._observer import BatcherStats, ServingObserver
 from modelyard.serving._types import InputBatch
 
 __all__ = ["BatchLimits", "Batcher", "PredictFn", "merge_batches"]
+
+log = logging.getLogger(__name__)
 
 PredictFn = Callable[[InputBatch], np.ndarray]
 """Runs on a predict thread: the model's outputs for a merged batch, first dim = its rows."""
@@ -92,7 +99,8 @@ class Batcher:
 
         Raises:
             OverloadedError: the queue is full.
-            FlavorError: the model failed on the batch this request was part of.
+            FlavorError: the model failed on this request's rows.
+            ModelOutputError: the model's outputs do not have one row per input row.
         """
         if self._closing:
             raise self._shutting_down()
@@ -184,26 +192,66 @@ class Batcher:
         return taken
 
     async def _dispatch(self, taken: list[_Pending]) -> None:
-        rows = sum(pending.batch.n_rows for pending in taken)
-        started = time.perf_counter()
         self._busy = True
         try:
-            merged = merge_batches([pending.batch for pending in taken])
-            outputs = await self._executor.run(partial(self._predict, merged))
-            _check_rows(outputs, rows)
-        except Exception as exc:
-            _fail(taken, partial(self._failure, exc))
-            return
+            if not await self._together(taken) and len(taken) > 1:
+                await self._one_by_one(taken)
         except BaseException:  # cancelled: the loop is going away
             _fail(taken, self._shutting_down)
             raise
         finally:
             self._busy = False
-        elapsed = time.perf_counter() - started
-        self._row_seconds = 0.8 * self._row_seconds + 0.2 * elapsed / rows
         self._expect_company = len(taken) > 1 or bool(self._queue)
+
+    async def _together(self, taken: list[_Pending]) -> bool:
+        """One predict for every request of ``taken``; whether it succeeded. A lone
+        request's failure is its answer; a merged batch's is retried by the caller."""
+        try:
+            merged = merge_batches([pending.batch for pending in taken])
+            outputs = await self._compute(merged, taken)
+        except Exception as exc:
+            if len(taken) == 1:
+                _fail(taken, partial(self._failure, exc))
+            else:
+                log.debug(
+                    "a batch of %d requests to version %d of %s failed (%s); retrying each "
+                    "on its own",
+                    len(taken),
+                    self.version,
+                    self.deployment,
+                    exc,
+                )
+            return False
         _deliver(taken, outputs)
-        self._observer.batch(self.deployment, self.version, len(taken), rows, elapsed)
+        return True
+
+    async def _one_by_one(self, taken: list[_Pending]) -> None:
+        """After a merged batch failed: each request in its own predict, so a request the
+        model refuses (NaN where it takes none, say) fails alone, not its whole batch."""
+        for pending in taken:
+            if pending.future.done():  # the caller gave up meanwhile
+                continue
+            try:
+                outputs = await self._compute(pending.batch, [pending])
+            except Exception as exc:
+                _fail([pending], partial(self._failure, exc))
+                continue
+            _deliver([pending], outputs)
+
+    async def _compute(self, batch: InputBatch, taken: list[_Pending]) -> np.ndarray:
+        """The model's outputs for ``batch`` (the rows of ``taken``), checked and timed."""
+        started = time.perf_counter()
+        outputs = await self._executor.run(partial(self._predict, batch))
+        self._check_rows(outputs, batch.n_rows)
+        elapsed = time.perf_counter() - started
+        self._row_seconds = 0.8 * self._row_seconds + 0.2 * elapsed / batch.n_rows
+        self._observer.batch(self.deployment, self.version, len(taken), batch.n_rows, elapsed)
+        return outputs
+
+    def _check_rows(self, outputs: np.ndarray, rows: int) -> None:
+        if not isinstance(outputs, np.ndarray) or outputs.ndim == 0 or outputs.shape[0] != rows:
+            shape = [int(dim) for dim in np.shape(outputs)]
+            raise ModelOutputError(self.deployment, self.version, rows, shape)
 
     def _shutting_down(self) -> Exception:
         return OverloadedError(
@@ -242,15 +290,6 @@ def _layout(batch: InputBatch) -> Hashable:
     if batch.tensor is not None:
         return ("tensor", batch.tensor.shape[1:])
     return ("columns", tuple(batch.columns or ()))
-
-
-def _check_rows(outputs: np.ndarray, rows: int) -> None:
-    if not isinstance(outputs, np.ndarray) or outputs.ndim == 0 or outputs.shape[0] != rows:
-        shape = list(np.shape(outputs))
-        raise FlavorError(
-            f"the model returned outputs of shape {shape} for {rows} input rows",
-            details={"rows": rows, "shape": shape},
-        )
 
 
 def _fail(pendings: list[_Pending], error: Callable[[], Exception]) -> None:

@@ -3,9 +3,10 @@
 :meth:`DeploymentRuntime.predict` routes the whole request to one traffic target, takes the
 version serving it (so a hot reload in the middle changes nothing for this request), asks
 the cache for the rows it already knows, sends the rest through the version's batcher,
-writes the request to the prediction log, and only then answers. Shadow targets get a copy
-in a background task; their answers are logged with ``shadow=true`` and their failures
-never reach the caller.
+writes the request to the prediction log, and only then answers. A request pinned to a
+version (V2's ``/versions/{v}/infer``) goes to a target serving that version instead. Shadow
+targets get a copy in a background task; their answers are logged with ``shadow=true`` and
+their failures never reach the caller.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ import numpy as np
 
 from modelyard._ids import new_id, now_ms
 from modelyard.deployments import Deployment, DeploymentSpec, DeploymentStatus, StickyKey
-from modelyard.errors import ModelyardError, OverloadedError, StoreUnavailableError
+from modelyard.errors import (
+    ModelyardError,
+    OverloadedError,
+    StoreUnavailableError,
+    VersionNotServedError,
+)
 from modelyard.registry import LoadedModel, Signature
 from modelyard.serving._cache import LocalCache, PredictionCache, RedisCache
 from modelyard.serving._executor import PredictExecutor
@@ -101,19 +107,24 @@ class DeploymentRuntime:
         slots = self.targets.slots.items()
         return {t: s.served.version for t, s in slots if s.served is not None}
 
-    async def predict(self, batch: InputBatch, *, sticky: str | None = None) -> PredictionResult:
+    async def predict(
+        self, batch: InputBatch, *, sticky: str | None = None, version: int | None = None
+    ) -> PredictionResult:
         """The outputs for ``batch``, computed by one traffic target's serving version and
-        logged before they are returned.
+        logged before they are returned. With ``version``, by that version: the request
+        goes to a target serving it now (a traffic target's if one does, else a shadow's).
 
         Raises:
             ValidationError: the batch does not fit the chosen version's signature.
+            VersionNotServedError: no target serves ``version`` now.
             OverloadedError: the batcher's queue is full, or no version serves yet.
             FlavorError: the model failed on the batch.
+            ModelOutputError: the model's outputs do not have one row per input row.
         """
         started = time.perf_counter()
         try:
-            target, served = self._route(batch, sticky)
-        except OverloadedError as exc:
+            target, served = self._route(batch, sticky, version)
+        except ModelyardError as exc:
             self._ctx.observer.failure(self.name, "", exc.code, shadow=False)
             raise
         try:
@@ -127,7 +138,7 @@ class DeploymentRuntime:
         request_id = new_id()
         ids = prediction_ids(request_id, batch.n_rows)
         await self._log(request_id, ids, target, served, batch, outputs, hits, started)
-        self._mirror(request_id, ids, batch)
+        self._mirror(request_id, ids, batch, answered=target)
         return PredictionResult(
             outputs=outputs,
             prediction_ids=ids,
@@ -139,8 +150,12 @@ class DeploymentRuntime:
 
     # -- one request ------------------------------------------------------------------------
 
-    def _route(self, batch: InputBatch, sticky: str | None) -> tuple[str, ServedVersion]:
+    def _route(
+        self, batch: InputBatch, sticky: str | None, version: int | None
+    ) -> tuple[str, ServedVersion]:
         key = sticky if sticky is not None else self._sticky_field(batch)
+        if version is not None:
+            return self._pinned(version, key)
         slots = self.targets.slots
         target = self.router.choose(key)
         served = slots[target].served
@@ -151,6 +166,19 @@ class DeploymentRuntime:
                 raise self._not_serving()
             target, served = fallback, slots[fallback].served
             assert served is not None
+        return target, served.acquire()
+
+    def _pinned(self, version: int, key: str | None) -> tuple[str, ServedVersion]:
+        """A target serving ``version`` now: among traffic targets by weight, else the
+        first shadow that serves it."""
+        serving = [
+            t for t, s in self.targets.slots.items() if s.served and s.served.version == version
+        ]
+        if not serving:
+            raise VersionNotServedError(self.name, version, sorted(set(self.versions().values())))
+        target = self.router.choose_among(serving, key) or serving[0]
+        served = self.targets.slots[target].served
+        assert served is not None
         return target, served.acquire()
 
     def _sticky_field(self, batch: InputBatch) -> str | None:
@@ -225,11 +253,11 @@ class DeploymentRuntime:
 
     # -- shadows ----------------------------------------------------------------------------
 
-    def _mirror(self, request_id: str, ids: list[str], batch: InputBatch) -> None:
+    def _mirror(self, request_id: str, ids: list[str], batch: InputBatch, answered: str) -> None:
         for target in self.spec.shadow:
             slot = self.targets.slots.get(target)
-            if slot is None or slot.served is None:
-                continue
+            if target == answered or slot is None or slot.served is None:
+                continue  # a request pinned to a shadow's version is not mirrored to it
             if len(self._background) >= _MAX_SHADOW_TASKS:
                 self._ctx.observer.failure(self.name, target, "overloaded", shadow=True)
                 continue

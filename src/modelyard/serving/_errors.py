@@ -1,12 +1,12 @@
-"""Errors as HTTP responses: every :class:`~modelyard.errors.ModelyardError` becomes a 4xx
-with the body ``{"error": {"code", "message", "details"}}``.
+"""Errors as HTTP responses: every :class:`~modelyard.errors.ModelyardError` becomes a JSON
+body ``{"error": {"code", "message", "details"}}`` with the status below.
 
 ```
 status  error
  400    MalformedBodyError (not JSON, NaN/Infinity literals, bad binary framing)
  401    AuthenticationError (+ WWW-Authenticate: Bearer)
  403    PermissionDeniedError
- 404    NotFoundError (unknown deployment, version or route)
+ 404    NotFoundError (unknown deployment, version or route; a version not served now)
  405    a route called with the wrong method (+ Allow)
  409    ConflictError
  413    PayloadTooLargeError
@@ -14,7 +14,10 @@ status  error
         model refused input its signature allows, e.g. NaN where it takes no missing values)
  429    RateLimitedError (+ Retry-After)
  503    OverloadedError, StoreUnavailableError (+ Retry-After)
- 500    anything else: a bug. The body is generic; the traceback goes to the server log.
+ 500    ModelOutputError (the model answered the wrong number of rows: a bug in the model,
+        not the request), and any other ModelyardError no request can cause: the error's
+        own body, and the traceback goes to the server log
+ 500    any other exception: a bug. The body is generic; the traceback goes to the server log.
 ```
 """
 
@@ -36,6 +39,7 @@ from modelyard.errors import (
     ConflictError,
     FlavorError,
     MalformedBodyError,
+    ModelOutputError,
     ModelyardError,
     NotFoundError,
     OverloadedError,
@@ -61,6 +65,7 @@ _STATUS: tuple[tuple[type[ModelyardError], int], ...] = (
     (MalformedBodyError, 400),
     (ValidationError, 422),
     (FlavorError, 422),
+    (ModelOutputError, 500),
     (NotFoundError, 404),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),

@@ -5,7 +5,7 @@ Inputs map onto the deployment's signature: a column signature takes one input p
 (shape ``[n]`` or ``[n, 1]``) or one 2-D input ``[n, n_columns]`` in signature order; a
 tensor signature takes one input. The single output is named ``predict``. The response
 says which version answered (``model_version``) and carries one prediction id per row
-(``parameters.prediction_ids``).
+(``parameters.prediction_ids``); ``/versions/{v}/infer`` is always answered by version v.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import modelyard
-from modelyard.errors import NotFoundError, ValidationError
+from modelyard.errors import ValidationError, VersionNotServedError
 from modelyard.registry._signature import Signature, TensorSpec
 from modelyard.serving._http import (
     Context,
@@ -113,8 +113,8 @@ async def infer(ctx: Context, request: Request) -> Response:
 
 
 async def infer_version(ctx: Context, request: Request) -> Response:
-    """Like infer, 404 unless the deployment serves this version now; ``model_version``
-    in the answer is the version that computed it."""
+    """Like infer, answered by this version: 404 unless a target of the deployment serves
+    it now (a shadow target's version too)."""
     return await _infer(ctx, request, path_param(request, "version"))
 
 
@@ -123,23 +123,22 @@ async def _infer(ctx: Context, request: Request, version: str | None) -> Respons
     info.protocol = "v2"
     runtime = ctx.state.deployment(path_param(request, "name"))
     info.deployment = runtime.name
-    if version is not None:
-        _check_version(runtime, version)
+    pinned = None if version is None else _check_version(runtime, version)
     parsed = parse_infer(await request.body(), request.headers.get(_HEADER))
     batch = to_batch(parsed.inputs, runtime.signature())
-    result = await runtime.predict(batch, sticky=sticky_header(runtime, request))
+    sticky = sticky_header(runtime, request)
+    result = await runtime.predict(batch, sticky=sticky, version=pinned)
     info.answered(runtime.name, result)
     return encode_infer(parsed, runtime.name, result)
 
 
-def _check_version(runtime: RuntimeLike, version: str) -> None:
+def _check_version(runtime: RuntimeLike, version: str) -> int:
+    """``version`` as a number, if the deployment serves it now (checked again, without a
+    gap, when the request is routed); VersionNotServedError if not."""
     serving = sorted(set(runtime.versions().values()))
-    if version not in {str(v) for v in serving}:
-        raise NotFoundError(
-            f"deployment {runtime.name!r} does not serve version {version!r} "
-            f"(serving: {', '.join(map(str, serving)) or 'none'})",
-            details={"deployment": runtime.name, "version": version, "serving": serving},
-        )
+    if not (version.isascii() and version.isdigit()) or int(version) not in serving:
+        raise VersionNotServedError(runtime.name, version, serving)
+    return int(version)
 
 
 async def server_metadata(_ctx: Context, _request: Request) -> Response:
