@@ -41,6 +41,7 @@ class Options:
     litserve_batch_timeout: float = 0.005
     litserve_fast_queue: bool = False
     modelyard_max_wait_ms: float = 0.0
+    modelyard_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,11 @@ def prepare_modelyard(ctx: Context, port: int) -> Prepared:
     done = subprocess.run(create, env={**os.environ, **env}, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"modelyard deployments create failed: {done.stderr.strip()[-2000:]}")
-    argv, how = _serve_argv(workspace, port, env)
+    argv, how = _serve_argv(workspace, port, env, ctx.options.modelyard_workers)
     path = "/deployments/bench/invocations"
     spec = ServerSpec("modelyard", argv, path, port, env, ready_timeout_s=120, notes=how)
-    settings = f"1 worker, max_batch_size=64, max_wait_ms={wait}, cache off; {how}"
+    workers = ctx.options.modelyard_workers
+    settings = f"{workers} worker(s), max_batch_size=64, max_wait_ms={wait}, cache off; {how}"
     return spec, {"version": setup["modelyard"], "settings": settings, "launched_by": how}
 
 
@@ -152,7 +154,9 @@ def _cli(workspace: Path) -> list[str]:
     return [str(cli), "-w", str(workspace)]
 
 
-def _serve_argv(workspace: Path, port: int, env: dict[str, str]) -> tuple[list[str], str]:
+def _serve_argv(
+    workspace: Path, port: int, env: dict[str, str], workers: int = 1
+) -> tuple[list[str], str]:
     """``modelyard serve`` when the CLI has it, else the same server through
     ``modelyard.serving.serve`` (the command was still being written)."""
     cli = _cli(workspace)
@@ -162,11 +166,11 @@ def _serve_argv(workspace: Path, port: int, env: dict[str, str]) -> tuple[list[s
     if done.returncode == 0:
         argv = [*cli, "serve", "--port", str(port)]
         argv += ["--host", HOST] if "--host" in done.stdout else []
-        argv += ["--workers", "1"] if "--workers" in done.stdout else []
+        argv += ["--workers", str(workers)] if "--workers" in done.stdout else []
         return argv, "modelyard serve"
     code = (
         "from modelyard.serving import serve; "
-        f"serve({str(workspace)!r}, host={HOST!r}, port={port}, workers=1)"
+        f"serve({str(workspace)!r}, host={HOST!r}, port={port}, workers={workers})"
     )
     return [_dev_python(), "-c", code], "modelyard.serving.serve() (no `modelyard serve` yet)"
 

@@ -102,6 +102,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--litserve-fast-queue", action="store_true", help="LitServe's ZeroMQ queue"
     )
     parser.add_argument(
+        "--modelyard-workers",
+        type=int,
+        default=1,
+        help="modelyard serve --workers (LitServe runs an API server and a worker process)",
+    )
+    parser.add_argument(
         "--modelyard-max-wait-ms",
         type=float,
         default=0.0,
@@ -184,6 +190,7 @@ def run_all(args: argparse.Namespace, plan: Plan, console: Console) -> dict[str,
             args.litserve_batch_timeout,
             args.litserve_fast_queue,
             args.modelyard_max_wait_ms,
+            args.modelyard_workers,
         )
         ctx = Context(Path(files["model"]), Path(files["example"]), work, pins, options)
         results = {}

@@ -15,7 +15,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Select, String, any_, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from modelyard.store._schema import (
@@ -59,13 +70,19 @@ def _ids_in(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _children_statements(dialect: str) -> dict[str, Select[Any]]:
+def _children_statements(dialect: str) -> dict[str, Any]:
     def where(table: Any) -> ColumnElement[bool]:
         return _ids_in(table.c.run_id, dialect)
 
     return {
-        "params": select(params.c.run_id, params.c.key, params.c.value).where(where(params)),
-        "tags": select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(where(run_tags)),
+        "params_tags": union_all(
+            select(literal(True), params.c.run_id, params.c.key, params.c.value).where(
+                where(params)
+            ),
+            select(literal(False), run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+                where(run_tags)
+            ),
+        ),
         "metrics": select(
             latest_metrics.c.run_id,
             latest_metrics.c.key,
@@ -105,9 +122,8 @@ def load_runs(conn: Connection, head: Sequence[Any]) -> list[Run]:
     bound = {"ids": ids if dialect == "postgresql" else json.dumps(ids)}
     statements = _children_statements(dialect)
     found: dict[str, dict[str, Any]] = {name: defaultdict(dict) for name in ("params", "tags")}
-    for name in ("params", "tags"):
-        for run_id, key, value in conn.execute(statements[name], bound).all():
-            found[name][run_id][key] = value
+    for is_param, run_id, key, value in conn.execute(statements["params_tags"], bound).all():
+        found["params" if is_param else "tags"][run_id][key] = value
     metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
     for run_id, key, value, is_nan, step, ts in conn.execute(statements["metrics"], bound).all():
         metrics[run_id][key] = Metric(key, math.nan if is_nan else value, step, ts)

@@ -368,11 +368,10 @@ class TrackingStore:
         if not 1 <= max_results <= MAX_RESULTS:
             raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS}")
         offset = _decode_token(page_token)
-        stmt = _search_statement(filter or "", tuple(order_by or ()))
+        stmt = _search_statement(filter or "", tuple(order_by or ()), bool(experiments))
         bound: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
         if experiments:
-            ids = [self._existing_experiment_id(name) for name in experiments]
-            stmt = stmt.where(runs.c.experiment_id.in_(ids))
+            bound["experiment_ids"] = [self._existing_experiment_id(n) for n in experiments]
         with self.db.read() as conn:
             head = conn.execute(stmt, bound).all()
             more = len(head) > max_results
@@ -391,12 +390,18 @@ def _metric_insert(paramstyle: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _search_statement(filter_text: str, order_by: tuple[str, ...]) -> Select[Any]:
-    """The compiled search for a filter and ordering; parsed once per distinct text."""
+def _search_statement(
+    filter_text: str, order_by: tuple[str, ...], by_experiment: bool
+) -> Select[Any]:
+    """The search statement for a filter and ordering, built once per distinct text; every
+    value that varies between calls (experiments, limit, offset) is a bound parameter, so
+    SQLAlchemy's compiled cache serves it without re-deriving a cache key."""
     stmt = run_select()
     expr = parse_filter(filter_text)
     if expr is not None:
         stmt = stmt.where(compile_filter(expr))
+    if by_experiment:
+        stmt = stmt.where(runs.c.experiment_id.in_(bindparam("experiment_ids", expanding=True)))
     stmt = apply_order_by(stmt, parse_order_by(order_by))
     return stmt.limit(bindparam("limit")).offset(bindparam("offset"))
 
