@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1_000, help="values per batched call")
     parser.add_argument("--runs", type=int, default=300, help="runs created and ended")
     parser.add_argument("--search-runs", type=int, default=1_000, help="runs to search over")
-    parser.add_argument("--repeats", type=int, default=5, help="repetitions of each search")
+    parser.add_argument("--repeats", type=int, default=21, help="repetitions of each search")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
