@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from modelyard.config import ServingSettings
 from modelyard.deployments import StickyKey
 from modelyard.errors import FlavorError, OverloadedError
-from modelyard.serving import create_app
-from serving.http_fakes import AppClient, FakeState, fake_state
+from serving.http_fakes import AppClient, FakeState
 
 ROWS = [{"a": 1.0, "b": 2.0, "c": "x"}, {"a": 3.5, "b": -1.0, "c": "y"}]
 EXPECTED = [3.0, 2.5]
-
-
-@pytest.fixture
-def state() -> FakeState:
-    return fake_state()
-
-
-@pytest.fixture
-def client(state: FakeState) -> Iterator[AppClient]:
-    with AppClient(create_app(state=state, settings=ServingSettings())) as test_client:
-        yield test_client
 
 
 MLFLOW_FORMS: dict[str, Any] = {

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
 
-from modelyard.config import ServingSettings
-from modelyard.serving import create_app
 from modelyard.serving._v2_tensors import parse_infer
-from serving.http_fakes import AppClient, FakeState, fake_state
-
-
-@pytest.fixture
-def state() -> FakeState:
-    return fake_state()
-
-
-@pytest.fixture
-def client(state: FakeState) -> Iterator[AppClient]:
-    with AppClient(create_app(state=state, settings=ServingSettings())) as test_client:
-        yield test_client
+from serving.http_fakes import AppClient, FakeState
 
 
 def tensor(name: str, datatype: str, shape: list[int], data: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ values, which ``_app`` mounts on FastAPI (for the OpenAPI schema) and dispatches
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ import numpy as np
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Send
 
 from modelyard.errors import ValidationError
 from modelyard.registry._signature import ColumnSpec, Signature
@@ -243,3 +245,21 @@ def columns_from_dict(columns: Any) -> InputBatch:
             )
         arrays[name] = column_array(name, values)
     return InputBatch(n_rows=len(next(iter(columns.values()))), columns=arrays)
+
+
+class StatusRecorder:
+    """A ``send`` wrapper that remembers the response status and when the request began;
+    the status stays 500 unless a response starts (an exception escaped the app)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+        self.start = time.perf_counter()
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start

@@ -18,7 +18,6 @@ a scrape sums them.
 from __future__ import annotations
 
 import os
-import time
 from functools import cache
 from typing import Any
 
@@ -34,10 +33,16 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from typing_extensions import override
 
-from modelyard.serving._http import Context, Endpoint, StateLike, request_info
+from modelyard.serving._http import (
+    Context,
+    Endpoint,
+    StateLike,
+    StatusRecorder,
+    request_info,
+)
 from modelyard.serving._observer import ServingObserver
 
 __all__ = ["ENDPOINTS", "MetricsMiddleware", "PrometheusObserver", "refresh_levels"]
@@ -126,22 +131,14 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, recorder)
         finally:
             info = request_info(scope)
             protocol = info.protocol or "other"
-            _requests(info.deployment, info.version, protocol, status).inc()
-            _duration(info.deployment, protocol).observe(time.perf_counter() - start)
+            _requests(info.deployment, info.version, protocol, recorder.status).inc()
+            _duration(info.deployment, protocol).observe(recorder.seconds())
 
 
 def _registry() -> CollectorRegistry:

@@ -26,7 +26,7 @@ from modelyard.errors import (
     RateLimitedError,
 )
 from modelyard.serving._errors import error_response
-from modelyard.serving._http import request_info
+from modelyard.serving._http import StatusRecorder, request_info
 
 __all__ = [
     "AccessLogMiddleware",
@@ -247,19 +247,11 @@ class AccessLogMiddleware:
         if scope["type"] != "http" or not self.logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        status = 500  # unless a response starts: an exception escaped
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, recorder)
         finally:
-            self._log(scope, status, time.perf_counter() - start)
+            self._log(scope, recorder.status, recorder.seconds())
 
     def _log(self, scope: Scope, status: int, seconds: float) -> None:
         info = request_info(scope)

@@ -13,7 +13,7 @@ Example:
     >>> state = ServingState(workspace)
     >>> await state.start()
     >>> runtime = state.deployment("fraud")
-    >>> result = await runtime.predict(runtime.validate(batch))
+    >>> result = await runtime.predict(batch)  # validated against the answering version
     >>> await state.stop()
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -48,7 +47,3 @@ def metric_value(key: str, value: object) -> float:
 
 def check_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {check_key(k, "param"): param_value(k, v) for k, v in params.items()}
-
-
-def is_nan(value: float) -> bool:
-    return math.isnan(value)
