@@ -22,6 +22,7 @@ from modelyard.tracking import ActiveRun, TrackingStore, git_commit
 
 if TYPE_CHECKING:
     from modelyard.access import KeyStore
+    from modelyard.data import DatasetStore, PipelineRunner
     from modelyard.deployments import DeploymentStore
     from modelyard.registry import Registry
 
@@ -74,6 +75,22 @@ class Workspace:
         from modelyard.deployments import DeploymentStore
 
         return DeploymentStore(self.db, lambda: self.registry)  # imported when first needed
+
+    @cached_property
+    def datasets(self) -> DatasetStore:
+        """Versioned datasets (Parquet parts in the artifact store)."""
+        from modelyard.data import DatasetStore
+
+        return DatasetStore(
+            self.db, self.artifacts, self.settings.data, self.settings.state_path / "data"
+        )
+
+    @cached_property
+    def pipelines(self) -> PipelineRunner:
+        """Runs the pipelines defined in the workspace's pipelines folder."""
+        from modelyard.data import PipelineRunner
+
+        return PipelineRunner(self.db, self.datasets, self.settings.data, self.path)
 
     @cached_property
     def keys(self) -> KeyStore:

@@ -30,7 +30,14 @@ from sqlalchemy.exc import ArgumentError
 
 from modelyard.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "ServingSettings", "Settings", "find_workspace", "load_settings"]
+__all__ = [
+    "CONFIG_FILE",
+    "DataSettings",
+    "ServingSettings",
+    "Settings",
+    "find_workspace",
+    "load_settings",
+]
 
 CONFIG_FILE = "modelyard.toml"
 
@@ -67,6 +74,28 @@ class ServingSettings(BaseModel):
     predict_threads: int = Field(default=2, ge=1, le=64, description="Threads running predicts.")
 
 
+class DataSettings(BaseModel):
+    """The ``[data]`` table: pipelines, datasets and streams (``MODELYARD_DATA__MEMORY_LIMIT``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pipelines_dir: str = Field(
+        default="pipelines", description="Folder of pipeline modules, relative to the workspace."
+    )
+    memory_limit: str = Field(
+        default="1GB", description="DuckDB memory limit per run; beyond it, work spills to disk."
+    )
+    threads: int = Field(default=0, ge=0, le=256, description="DuckDB threads; 0 = all cores.")
+    batch_rows: int = Field(
+        default=122_880, ge=1, description="Rows per Arrow batch handed to Python transforms."
+    )
+    stream_url: str = Field(
+        default="", description="Streams: empty = embedded (metadata database); redis://host."
+    )
+    retries: int = Field(default=3, ge=0, le=20, description="Retries of a transient failure.")
+    retry_backoff_s: float = Field(default=1.0, ge=0, description="First retry pause; doubles.")
+
+
 class Settings(BaseSettings):
     """Everything a workspace is configured by. Read once, then frozen."""
 
@@ -100,6 +129,7 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="Age of the oldest buffered metric that triggers a flush."
     )
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
 
     def resolved_predictions_dir(self) -> Path:
         """Absolute folder of the prediction log."""

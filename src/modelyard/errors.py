@@ -5,6 +5,9 @@ ModelyardError
  ├── ConfigError                 (ValueError)   bad modelyard.toml or MODELYARD_* variable
  ├── ValidationError             (ValueError)   bad input from a caller
  │    ├── FilterSyntaxError                      a search filter that does not parse
+ │    ├── SourceDataError                        malformed source data (file and line given)
+ │    ├── CheckFailedError                       a data check failed under the fail policy
+ │    ├── PipelineDefinitionError                a pipeline whose steps do not form a DAG
  │    ├── MalformedBodyError                     a request body that cannot be read at all
  │    └── ReservedAliasError                     `latest`, `v<N>` or a malformed alias
  ├── NotFoundError               (LookupError)  something named does not exist
@@ -15,6 +18,10 @@ ModelyardError
  │    ├── AliasNotFoundError
  │    ├── ArtifactNotFoundError
  │    ├── DeploymentNotFoundError
+ │    ├── DatasetNotFoundError
+ │    ├── DatasetVersionNotFoundError
+ │    ├── PipelineNotFoundError
+ │    ├── SourceNotFoundError    (FileNotFoundError) a source file or glob that matches nothing
  │    ├── VersionNotServedError                  a version no target of a deployment serves
  │    └── ApiKeyNotFoundError
  ├── ConflictError                              the request contradicts stored state
@@ -28,7 +35,9 @@ ModelyardError
  ├── IntegrityError                             stored bytes do not match their digest
  ├── FlavorError                 (TypeError)    a model no flavor can save, load or predict
  ├── ModelOutputError            (RuntimeError) a model answered the wrong number of rows
+ ├── StepFailedError             (RuntimeError) a pipeline step's own code raised
  └── StoreUnavailableError       (ConnectionError) the metadata database cannot be reached
+      └── SourceUnavailableError                 a source database or stream cannot be reached
 ```
 
 Each error carries a stable ``code`` (the HTTP layer maps it to a status) and a
@@ -46,8 +55,11 @@ __all__ = [
     "ApiKeyNotFoundError",
     "ArtifactNotFoundError",
     "AuthenticationError",
+    "CheckFailedError",
     "ConfigError",
     "ConflictError",
+    "DatasetNotFoundError",
+    "DatasetVersionNotFoundError",
     "DeploymentNotFoundError",
     "ExperimentNotFoundError",
     "FilterSyntaxError",
@@ -63,10 +75,16 @@ __all__ = [
     "ParamConflictError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PipelineDefinitionError",
+    "PipelineNotFoundError",
     "RateLimitedError",
     "ReservedAliasError",
     "RunNotActiveError",
     "RunNotFoundError",
+    "SourceDataError",
+    "SourceNotFoundError",
+    "SourceUnavailableError",
+    "StepFailedError",
     "StoreUnavailableError",
     "ValidationError",
     "VersionNotServedError",
@@ -323,4 +341,87 @@ class StoreUnavailableError(ModelyardError, ConnectionError):
         super().__init__(
             f"cannot reach the {what} at {url}: {reason}",
             details={"store": what, "url": url, "reason": reason},
+        )
+
+
+class SourceUnavailableError(StoreUnavailableError):
+    """A source database or stream of a pipeline cannot be reached (a transient error:
+    pipelines retry it with backoff)."""
+
+    code = "source_unavailable"
+
+
+class SourceDataError(ValidationError):
+    """Source data that cannot be read as declared: a malformed CSV line, a value of the
+    wrong type. ``location`` is ``file:line`` where it is known."""
+
+    code = "source_data_error"
+
+    def __init__(self, location: str, reason: str, *, line: str | None = None) -> None:
+        shown = f" (line: {line!r})" if line else ""
+        super().__init__(
+            f"{location}: {reason}{shown}",
+            details={"location": location, "reason": reason, "line": line},
+        )
+
+
+class CheckFailedError(ValidationError):
+    """One or more data checks failed under the ``fail`` policy; nothing was written.
+    ``report`` is the full check report (a dict, as stored with the run)."""
+
+    code = "check_failed"
+
+    def __init__(self, dataset: str, failed: list[str], report: dict[str, Any]) -> None:
+        super().__init__(
+            f"checks failed for dataset {dataset!r}: {'; '.join(failed)}; nothing was written",
+            details={"dataset": dataset, "failed": failed, "report": report},
+        )
+        self.report = report
+
+
+class PipelineDefinitionError(ValidationError):
+    """A pipeline whose steps name unknown inputs, form a cycle or load nothing."""
+
+    code = "pipeline_definition_error"
+
+
+class DatasetNotFoundError(NotFoundError):
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        hint = f" (datasets: {', '.join(known)})" if known else ""
+        super().__init__(f"dataset {name!r} does not exist{hint}", details={"dataset": name})
+
+
+class DatasetVersionNotFoundError(NotFoundError):
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(
+            f"dataset {name!r} has no version {version!r}",
+            details={"dataset": name, "version": version},
+        )
+
+
+class PipelineNotFoundError(NotFoundError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        hint = f"pipelines: {', '.join(known)}" if known else "no pipelines are defined"
+        super().__init__(
+            f"pipeline {name!r} is not defined ({hint})",
+            details={"pipeline": name, "pipelines": known},
+        )
+
+
+class SourceNotFoundError(NotFoundError, FileNotFoundError):
+    """A source path or glob that matches no file."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(f"no source file matches {pattern!r}", details={"pattern": pattern})
+
+
+class StepFailedError(ModelyardError, RuntimeError):
+    """The code of a pipeline step raised; the run failed and wrote nothing."""
+
+    code = "step_failed"
+
+    def __init__(self, step: str, exc: BaseException) -> None:
+        super().__init__(
+            f"step {step!r} raised {type(exc).__name__}: {exc}",
+            details={"step": step, "exception": type(exc).__name__},
         )

@@ -71,6 +71,42 @@ class ArtifactStore:
         hex_ = _hex(digest)
         return f"{self._root}/blobs/sha256/{hex_[:2]}/{hex_}"
 
+    def blob_url(self, digest: str) -> str:
+        """``location`` as a URL that fsspec (and DuckDB, once the filesystem is
+        registered) can open: a plain path for a local store."""
+        location = self.location(digest)
+        if self._local:
+            return location
+        protocol = self._fs.protocol
+        return f"{protocol if isinstance(protocol, str) else protocol[0]}://{location}"
+
+    @property
+    def local_root(self) -> Path | None:
+        """The folder of a local store; None for a remote one."""
+        return Path(self._root) if self._local else None
+
+    @property
+    def protocol(self) -> str | None:
+        """The fsspec protocol of a remote store; None for a local folder."""
+        if self._local:
+            return None
+        protocol = self._fs.protocol
+        return protocol if isinstance(protocol, str) else protocol[0]
+
+    def verify(self, digest: str) -> None:
+        """Check that blob ``digest`` is present and intact, without keeping its bytes."""
+        location = self.location(digest)
+        hasher = hashlib.sha256()
+        try:
+            with self._fs.open(location, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(digest, location) from None
+        actual = _PREFIX + hasher.hexdigest()
+        if actual != digest:
+            raise IntegrityError(digest, actual, location)
+
     def exists(self, digest: str) -> bool:
         return bool(self._fs.exists(self.location(digest)))
 
@@ -83,8 +119,12 @@ class ArtifactStore:
             self._publish(digest, lambda f: f.write(data))
         return Blob(digest, len(data))
 
-    def put_file(self, path: str | os.PathLike[str]) -> Blob:
-        """Store the file at ``path`` (streamed: memory does not grow with its size)."""
+    def put_file(self, path: str | os.PathLike[str], *, move: bool = False) -> Blob:
+        """Store the file at ``path`` (streamed: memory does not grow with its size).
+
+        With ``move``, a local store renames the file into place instead of copying it
+        (the file must be on the store's filesystem; it is gone afterwards either way).
+        """
         hasher = hashlib.sha256()
         size = 0
         with open(path, "rb") as f:
@@ -92,8 +132,19 @@ class ArtifactStore:
                 hasher.update(chunk)
                 size += len(chunk)
         digest = _PREFIX + hasher.hexdigest()
-        if not self.exists(digest):
+        if self.exists(digest):
+            pass
+        elif move and self._local:
+            final = self.location(digest)
+            os.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            try:
+                os.replace(path, final)
+            except OSError:  # another filesystem: copy instead
+                self._publish(digest, lambda out: _copy_stream(path, out))
+        else:
             self._publish(digest, lambda out: _copy_stream(path, out))
+        if move and os.path.exists(path):
+            os.unlink(path)
         return Blob(digest, size)
 
     def put_tree(self, folder: str | os.PathLike[str]) -> Blob:

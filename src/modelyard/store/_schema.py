@@ -29,6 +29,8 @@ from sqlalchemy import (
 __all__ = [
     "alias_events",
     "api_keys",
+    "dataset_versions",
+    "datasets",
     "deployment_status",
     "deployments",
     "experiments",
@@ -38,11 +40,15 @@ __all__ = [
     "model_aliases",
     "model_versions",
     "params",
+    "pipeline_cursors",
+    "pipeline_runs",
+    "pipeline_seen",
     "registered_models",
     "run_artifacts",
     "run_inputs",
     "run_tags",
     "runs",
+    "stream_events",
 ]
 
 metadata = MetaData(
@@ -250,4 +256,85 @@ api_keys = Table(
     Column("created_at", Millis, nullable=False),
     Column("revoked_at", Millis),
     Column("last_used_at", Millis),
+)
+
+# -- data: datasets, pipeline runs, incremental state, the embedded stream ---------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "data" or "quarantine"
+    Column("created_at", Millis, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset", String(255), ForeignKey("datasets.name", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("id", String(64), nullable=False),  # sha256 hex of the ordered part digests
+    Column("parent_id", String(64)),
+    Column("run_id", String(32)),  # the pipeline run that committed it, if any
+    Column("rows", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("stats", JSON, nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("dataset", "number"),
+    UniqueConstraint("dataset", "id"),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pipeline", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("logical_date", String(32)),
+    Column("started_at", Millis, nullable=False),
+    Column("ended_at", Millis),
+    Column("attempts", Integer, nullable=False),
+    Column("code", JSON, nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("outputs", JSON, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("error", JSON),
+    Index(None, "pipeline", "started_at"),
+)
+
+pipeline_seen = Table(  # source files or partitions already loaded, by content hash
+    "pipeline_seen",
+    metadata,
+    Column("pipeline", String(255), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("digest", Digest, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("pipeline", "source", "digest"),
+)
+
+pipeline_cursors = Table(  # how far an incremental source has been loaded (stream offset, ...)
+    "pipeline_cursors",
+    metadata,
+    Column("pipeline", String(255), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("cursor", JSON, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    PrimaryKeyConstraint("pipeline", "source"),
+)
+
+stream_events = Table(  # the embedded stream: an append-only log in the metadata database
+    "stream_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("stream", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Index(None, "stream", "id"),
 )

@@ -10,8 +10,11 @@ from pathlib import Path
 __all__ = ["git_commit"]
 
 
-def git_commit() -> str | None:
-    """The commit checked out where the running script lives (or the current folder)."""
+def git_commit(folder: Path | None = None) -> str | None:
+    """The commit checked out at ``folder``, or else where the running script lives (or
+    the current folder)."""
+    if folder is not None:
+        return _commit_at(folder.resolve())
     script = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else Path.cwd()
     return _commit_at(script) or _commit_at(Path.cwd().resolve())
 

@@ -1,0 +1,66 @@
+"""Data pipelines: sources, checks, versioned datasets and lineage.
+
+Example:
+    >>> from modelyard.data import Pipeline, checks, csv_source
+    >>> tx = Pipeline("transactions")
+    >>> tx.source("raw", csv_source("raw/*.csv"))
+    >>> tx.load("transactions", "raw", checks=[checks.not_null("amount")])
+    >>> ws.pipelines.run(tx).outputs
+"""
+
+from __future__ import annotations
+
+from modelyard.data import checks
+from modelyard.data._dataset_source import DatasetSource, dataset_source
+from modelyard.data._datasets import DatasetStore, parse_ref, version_id
+from modelyard.data._files import FileSource, csv_source, parquet_source
+from modelyard.data._pipeline import Load, Pipeline, Step
+from modelyard.data._runner import PipelineRunner, ProgressFn
+from modelyard.data._schedule import next_fire
+from modelyard.data._source import Extract, Source, SourceContext
+from modelyard.data._sql import sql_source
+from modelyard.data._streams import open_stream, stream_source  # noqa: I001
+from modelyard.data._types import (
+    CheckResult,
+    ColumnStats,
+    DatasetSummary,
+    DatasetVersion,
+    LoadMode,
+    Part,
+    PipelineRun,
+    Policy,
+    RunStatus,
+)
+
+__all__ = [
+    "CheckResult",
+    "ColumnStats",
+    "DatasetSource",
+    "DatasetStore",
+    "DatasetSummary",
+    "DatasetVersion",
+    "Extract",
+    "FileSource",
+    "Load",
+    "LoadMode",
+    "Part",
+    "Pipeline",
+    "PipelineRun",
+    "PipelineRunner",
+    "Policy",
+    "ProgressFn",
+    "RunStatus",
+    "Source",
+    "SourceContext",
+    "Step",
+    "checks",
+    "csv_source",
+    "dataset_source",
+    "next_fire",
+    "open_stream",
+    "parquet_source",
+    "parse_ref",
+    "sql_source",
+    "stream_source",
+    "version_id",
+]
