@@ -40,9 +40,15 @@ WHERE amount > 0 AND user_id IS NOT NULL
 def run_pandas(csv: Path, out: Path) -> int:
     frame = pd.read_csv(
         csv,
-        dtype={"transaction_id": "int64", "user_id": "int64", "merchant": "string",
-               "category": "string", "amount": "float64", "country": "string",
-               "is_fraud": "int32"},  # fmt: skip
+        dtype={
+            "transaction_id": "int64",
+            "user_id": "int64",
+            "merchant": "string",
+            "category": "string",
+            "amount": "float64",
+            "country": "string",
+            "is_fraud": "int32",
+        },
         parse_dates=["ts"],
     )
     frame = frame[(frame["amount"] > 0) & frame["user_id"].notna()]
@@ -108,8 +114,11 @@ def main() -> None:
         rows_out = work(csv, Path(tmp))
         seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"system": system, "seconds": seconds, "rows_out": rows_out,
-                      "peak_mib": peak_mib}))  # fmt: skip
+    print(
+        json.dumps(
+            {"system": system, "seconds": seconds, "rows_out": rows_out, "peak_mib": peak_mib}
+        )
+    )
 
 
 if __name__ == "__main__":

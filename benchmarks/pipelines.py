@@ -68,8 +68,11 @@ def measure(system: str, csv: Path, repeats: int) -> dict[str, Any]:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         done = subprocess.run(
             [str(DEV_PYTHON), str(WORKER), system, str(csv), str(BENCH / "out")],
-            capture_output=True, text=True, check=False, env=env,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
         if done.returncode != 0:
             raise SystemExit(f"{system} failed:\n{done.stderr}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -96,15 +99,22 @@ def main() -> None:
         print(json.dumps(results))
         return
     size_mb = csv.stat().st_size / 1e6
-    table = Table(title=f"pipeline over {args.rows:,} CSV rows ({size_mb:,.0f} MB), best of "
-                        f"{args.repeats}")  # fmt: skip
-    for column in ("system", "seconds", "rows/s", "rows out", "peak RSS", "modelyard is"):
+    table = Table(
+        title=f"pipeline over {args.rows:,} CSV rows ({size_mb:,.0f} MB), best of {args.repeats}"
+    )
+    for column in ("system", "seconds", "rows/s", "rows out", "peak RSS", "modelyard speed-up"):
         table.add_column(column, justify="right" if column != "system" else "left")
     mine = results["modelyard"]["seconds"]
     for system, r in results.items():
-        ratio = "" if system == "modelyard" else f"{r['seconds'] / mine:.2f}x faster"
-        table.add_row(system, f"{r['seconds']:.2f}", f"{args.rows / r['seconds']:,.0f}",
-                      f"{r['rows_out']:,}", f"{r['peak_mib']:,.0f} MiB", ratio)  # fmt: skip
+        ratio = "" if system == "modelyard" else f"{r['seconds'] / mine:.2f}x"
+        table.add_row(
+            system,
+            f"{r['seconds']:.2f}",
+            f"{args.rows / r['seconds']:,.0f}",
+            f"{r['rows_out']:,}",
+            f"{r['peak_mib']:,.0f} MiB",
+            ratio,
+        )
     console.print(table)
     vs_pandas = results["pandas"]["seconds"] / mine
     vs_duckdb = mine / results["duckdb"]["seconds"]

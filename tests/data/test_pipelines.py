@@ -248,7 +248,7 @@ def test_a_step_that_raises_fails_the_run_by_name(data_ws: Workspace) -> None:
         raise ZeroDivisionError("no")
 
     pipeline.load("out", explode)
-    with pytest.raises(StepFailedError, match="'explode' raised ZeroDivisionError"):
+    with pytest.raises(StepFailedError, match=r"'explode' raised ZeroDivisionError"):
         data_ws.pipelines.run(pipeline)
 
 
@@ -262,7 +262,7 @@ def test_sql_naming_an_unknown_column_fails_at_its_step(data_ws: Workspace) -> N
         return f"SELECT amonut FROM {raw}"
 
     pipeline.load("out", picked)
-    with pytest.raises(ValidationError, match="SQL step 'picked'.*amonut"):
+    with pytest.raises(ValidationError, match=r"SQL step 'picked'.*amonut"):
         data_ws.pipelines.run(pipeline)
 
 

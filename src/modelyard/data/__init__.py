@@ -19,7 +19,8 @@ from modelyard.data._runner import PipelineRunner, ProgressFn
 from modelyard.data._schedule import next_fire
 from modelyard.data._source import Extract, Source, SourceContext
 from modelyard.data._sql import sql_source
-from modelyard.data._streams import open_stream, stream_source  # noqa: I001
+from modelyard.data._stream_source import stream_source
+from modelyard.data._streams import open_stream
 from modelyard.data._types import (
     CheckResult,
     ColumnStats,

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import select
-
-from modelyard._ids import now_ms
 from modelyard.data._duck import ident, register_url, string_list
 from modelyard.data._source import Extract, Source, SourceContext
+from modelyard.data._spill import load_cursor, save_cursor
 from modelyard.data._types import DatasetVersion, Part
 from modelyard.errors import DatasetVersionNotFoundError
-from modelyard.store._schema import pipeline_cursors
-from modelyard.store._sql import upsert
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,14 +36,8 @@ class DatasetSource(Source):
         latest = ctx.datasets.get(self.dataset)
         loaded: str | None = None
         if not ctx.full_refresh:
-            with ctx.db.read() as conn:
-                cursor = conn.execute(
-                    select(pipeline_cursors.c.cursor).where(
-                        (pipeline_cursors.c.pipeline == ctx.pipeline)
-                        & (pipeline_cursors.c.source == ctx.source)
-                    )
-                ).scalar()
-            loaded = cursor.get("version") if isinstance(cursor, dict) else None
+            cursor = load_cursor(ctx)
+            loaded = cursor.get("version") if cursor else None
         if loaded == latest.id:
             return DatasetExtract(ctx, latest, [], empty=True, all_parts=list(latest.parts))
         parts = list(latest.parts)
@@ -105,15 +95,7 @@ class DatasetExtract(Extract):
         }
 
     def commit(self, conn: Connection, run_id: str) -> None:
-        upsert(
-            conn,
-            pipeline_cursors,
-            [{"pipeline": self.ctx.pipeline, "source": self.ctx.source,
-              "cursor": {"version": self.version.id}, "run_id": run_id,
-              "updated_at": now_ms()}],  # fmt: skip
-            ["pipeline", "source"],
-            ["cursor", "run_id", "updated_at"],
-        )
+        save_cursor(conn, self.ctx, run_id, {"version": self.version.id})
 
 
 def dataset_source(dataset: str, *, incremental: bool = True) -> DatasetSource:

@@ -12,6 +12,7 @@ References name a version: ``transactions`` or ``transactions@latest`` (the newe
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -123,7 +124,7 @@ class DatasetStore:
         with self.db.read() as conn:
             return self._latest(conn, check_name(name))
 
-    def versions(self, name: str) -> list[DatasetVersion]:
+    def versions(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of ``name``, oldest first."""
         with self.db.read() as conn:
             self._require(conn, name)
@@ -134,7 +135,7 @@ class DatasetStore:
             ).mappings()
             return [_version(row) for row in rows]
 
-    def urls(self, version: DatasetVersion, *, verify: bool = True) -> list[str]:
+    def urls(self, version: DatasetVersion, *, verify: bool = True) -> builtins.list[str]:
         """Where the parts of ``version`` are, checked against their digests first."""
         if verify:
             for part in version.parts:
@@ -161,9 +162,9 @@ class DatasetStore:
             return pa.table({})
         return pa.concat_tables(tables, promote_options="permissive")
 
-    def batches(self, ref: str | DatasetVersion, batch_rows: int = _ROW_GROUP) -> Iterable[
-        pa.RecordBatch
-    ]:
+    def batches(
+        self, ref: str | DatasetVersion, batch_rows: int = _ROW_GROUP
+    ) -> Iterable[pa.RecordBatch]:
         """The rows of a version as Arrow record batches (memory bounded by batch size)."""
         version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
         for part in version.parts:
@@ -225,7 +226,7 @@ class DatasetStore:
 
     def describe(
         self, con: duckdb.DuckDBPyConnection, parts: Sequence[Part]
-    ) -> tuple[list[tuple[str, str]], list[ColumnStats]]:
+    ) -> tuple[builtins.list[tuple[str, str]], builtins.list[ColumnStats]]:
         """Schema and column statistics of a version made of ``parts``."""
         if self.artifacts.protocol:
             register_url(con, self.artifacts.url)
@@ -264,11 +265,15 @@ class DatasetStore:
         vid = version_id(parts)
         if prev is not None and prev.id == vid:
             return prev
-        existing = conn.execute(
-            select(dataset_versions).where(
-                (dataset_versions.c.dataset == name) & (dataset_versions.c.id == vid)
+        existing = (
+            conn.execute(
+                select(dataset_versions).where(
+                    (dataset_versions.c.dataset == name) & (dataset_versions.c.id == vid)
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if existing is not None:  # the same content as an older version: reuse its id
             return _version(existing)
         insert_ignore(
@@ -299,12 +304,16 @@ class DatasetStore:
             raise DatasetNotFoundError(name, known)
 
     def _latest(self, conn: Connection, name: str) -> DatasetVersion | None:
-        row = conn.execute(
-            select(dataset_versions)
-            .where(dataset_versions.c.dataset == name)
-            .order_by(dataset_versions.c.number.desc())
-            .limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(dataset_versions)
+                .where(dataset_versions.c.dataset == name)
+                .order_by(dataset_versions.c.number.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
         return _version(row) if row is not None else None
 
     def _get(self, conn: Connection, name: str, selector: str) -> DatasetVersion:

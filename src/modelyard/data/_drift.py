@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-from scipy import spatial, special, stats  # type: ignore[import-untyped]
 
 from modelyard.data._stats import json_safe
 from modelyard.errors import ValidationError
@@ -199,6 +198,9 @@ def _default_method(kind: Kind, reference_size: int, distinct: int) -> str:
 
 
 def _compute(method: str, kind: Kind, ref: Any, cur: Any) -> tuple[float, float | None]:
+    # scipy is imported here, not at module level: it costs a second to import
+    from scipy import spatial, special, stats  # type: ignore[import-untyped]
+
     if method == "ks":
         with warnings.catch_warnings():  # scipy falls back to the asymptotic p-value
             warnings.filterwarnings("ignore", "ks_2samp: Exact calculation", RuntimeWarning)

@@ -223,11 +223,14 @@ class FileExtract(Extract):
     def verify(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.source.format != "csv" or not self.read:
             return
+        if not _has_table(con, self.rejects):
+            return
+        errors, scans = ident(self.rejects), ident(self.rejects + "_scan")
         row = con.execute(
-            f"SELECT s.file_path, e.line, e.column_name, e.error_type, e.csv_line, e.error_message "
-            f"FROM {ident(self.rejects)} e JOIN {ident(self.rejects + '_scan')} s "
-            "USING (scan_id, file_id) ORDER BY e.line LIMIT 1"
-        ).fetchone() if _has_table(con, self.rejects) else None
+            "SELECT s.file_path, e.line, e.column_name, e.error_type, e.csv_line, "
+            f"e.error_message FROM {errors} e JOIN {scans} s USING (scan_id, file_id) "
+            "ORDER BY e.line LIMIT 1"
+        ).fetchone()
         if row is None:
             return
         path, line, column, kind, text, message = row
@@ -247,8 +250,14 @@ class FileExtract(Extract):
 
     def commit(self, conn: Connection, run_id: str) -> None:
         rows = [
-            {"pipeline": self.ctx.pipeline, "source": self.ctx.source, "digest": f.key,
-             "uri": f.uri, "run_id": run_id, "created_at": now_ms()}  # fmt: skip
+            {
+                "pipeline": self.ctx.pipeline,
+                "source": self.ctx.source,
+                "digest": f.key,
+                "uri": f.uri,
+                "run_id": run_id,
+                "created_at": now_ms(),
+            }
             for f in self.new
         ]
         insert_ignore(conn, pipeline_seen, rows, ["pipeline", "source", "digest"])

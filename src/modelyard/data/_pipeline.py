@@ -113,9 +113,7 @@ class Pipeline:
         self.sources[name] = source
         return name
 
-    def sql(
-        self, fn: Callable[..., str] | None = None, *, name: str | None = None
-    ) -> Any:
+    def sql(self, fn: Callable[..., str] | None = None, *, name: str | None = None) -> Any:
         """Decorate a function returning DuckDB SQL over its inputs (a step)."""
         return self._step("sql", fn, name, batched=False)
 

@@ -19,6 +19,7 @@ retried with exponential backoff (tenacity).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import shutil
@@ -130,11 +131,20 @@ class PipelineRunner:
                 raise ValidationError(f"logical date {date!r} is not YYYY-MM-DD") from None
         run_id = new_id()
         code = self._code_version(pipeline)
-        row = {
-            "id": run_id, "pipeline": pipeline.name, "status": str(RunStatus.RUNNING),
-            "logical_date": date, "started_at": now_ms(), "ended_at": None, "attempts": 0,
-            "code": code, "inputs": [], "outputs": [], "report": {}, "error": None,
-        }  # fmt: skip
+        row: dict[str, Any] = {
+            "id": run_id,
+            "pipeline": pipeline.name,
+            "status": str(RunStatus.RUNNING),
+            "logical_date": date,
+            "started_at": now_ms(),
+            "ended_at": None,
+            "attempts": 0,
+            "code": code,
+            "inputs": [],
+            "outputs": [],
+            "report": {},
+            "error": None,
+        }
         with self.db.write() as conn:
             conn.execute(pipeline_runs.insert(), [row])
         retries = self.settings.retries if pipeline.retries is None else pipeline.retries
@@ -149,8 +159,9 @@ class PipelineRunner:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    self._attempt(pipeline, run_id, date, full_refresh, progress or _quiet,
-                                  attempts)  # fmt: skip
+                    self._attempt(
+                        pipeline, run_id, date, full_refresh, progress or _quiet, attempts
+                    )
         except ModelyardError as exc:
             self._fail(run_id, attempts, exc.to_dict(), getattr(exc, "report", {}))
             raise
@@ -184,9 +195,13 @@ class PipelineRunner:
 
     def get_run(self, run_id: str) -> PipelineRun:
         with self.db.read() as conn:
-            row = conn.execute(
-                select(pipeline_runs).where(pipeline_runs.c.id.startswith(run_id)).limit(2)
-            ).mappings().all()
+            row = (
+                conn.execute(
+                    select(pipeline_runs).where(pipeline_runs.c.id.startswith(run_id)).limit(2)
+                )
+                .mappings()
+                .all()
+            )
         if len(row) != 1:
             raise NotFoundError(
                 f"pipeline run {run_id!r} {'is ambiguous' if row else 'does not exist'}",
@@ -221,8 +236,10 @@ class PipelineRunner:
                 total = len(pipeline.sources)
                 for i, (name, source) in enumerate(pipeline.sources.items()):
                     progress("extract", i, total)
-                    ctx = SourceContext(pipeline.name, name, self.db, self.datasets,
-                                        self.settings, self.workspace, date, full_refresh)  # fmt: skip
+                    ctx = SourceContext(
+                        pipeline.name, name, self.db, self.datasets, self.settings,
+                        self.workspace, date, full_refresh, folder / f"source-{name}",
+                    )  # fmt: skip
                     extracts[name] = source.extract(ctx)
                 progress("extract", total, total)
                 inputs = [{"source": n, **e.lineage()} for n, e in extracts.items()]
@@ -362,8 +379,9 @@ class PipelineRunner:
         report: dict[str, list[dict[str, Any]]] = {}
         for load in pipeline.loads:
             progress(f"check {load.dataset}", 0, 1)
-            staged += self._check_and_stage(con, load, written[load.dataset], folder, run_id,
-                                            report)  # fmt: skip
+            staged += self._check_and_stage(
+                con, load, written[load.dataset], folder, run_id, report
+            )
             progress(f"check {load.dataset}", 1, 1)
         return staged, report
 
@@ -438,8 +456,7 @@ class PipelineRunner:
         part = self.datasets.store_part(path)
         parts = (*prev.parts, part) if append and prev else (part,)
         schema, stats = self.datasets.describe(con, parts)
-        return [_Staged(load, dataset, kind, parts, schema, stats, prev.id if prev else None,
-                        rows)]  # fmt: skip
+        return [_Staged(load, dataset, kind, parts, schema, stats, prev.id if prev else None, rows)]
 
     def _commit(
         self,
@@ -454,20 +471,39 @@ class PipelineRunner:
         with self.db.write() as conn:
             for s in staged:
                 version = self.datasets.commit(
-                    conn, s.dataset, s.parts, s.schema, s.stats, run_id=run_id, kind=s.kind,
-                    parent_id=s.parent_id, check_parent=True,
-                )  # fmt: skip
+                    conn,
+                    s.dataset,
+                    s.parts,
+                    s.schema,
+                    s.stats,
+                    run_id=run_id,
+                    kind=s.kind,
+                    parent_id=s.parent_id,
+                    check_parent=True,
+                )
                 outputs.append(
-                    {"dataset": s.dataset, "kind": s.kind, "version": version.id,
-                     "number": version.number, "rows_added": s.rows, "rows": version.rows}
-                )  # fmt: skip
+                    {
+                        "dataset": s.dataset,
+                        "kind": s.kind,
+                        "version": version.id,
+                        "number": version.number,
+                        "rows_added": s.rows,
+                        "rows": version.rows,
+                    }
+                )
             for e in extracts.values():
                 e.commit(conn, run_id)
             conn.execute(
                 update(pipeline_runs)
                 .where(pipeline_runs.c.id == run_id)
-                .values(status=str(RunStatus.SUCCEEDED), ended_at=now_ms(), attempts=attempts,
-                        inputs=inputs, outputs=outputs, report=report)  # fmt: skip
+                .values(
+                    status=str(RunStatus.SUCCEEDED),
+                    ended_at=now_ms(),
+                    attempts=attempts,
+                    inputs=inputs,
+                    outputs=outputs,
+                    report=report,
+                )
             )
 
     def _finish(
@@ -483,8 +519,14 @@ class PipelineRunner:
             conn.execute(
                 update(pipeline_runs)
                 .where(pipeline_runs.c.id == run_id)
-                .values(status=str(status), ended_at=now_ms(), attempts=attempts, inputs=inputs,
-                        outputs=outputs, report=report)  # fmt: skip
+                .values(
+                    status=str(status),
+                    ended_at=now_ms(),
+                    attempts=attempts,
+                    inputs=inputs,
+                    outputs=outputs,
+                    report=report,
+                )
             )
 
     def _fail(
@@ -494,18 +536,21 @@ class PipelineRunner:
             conn.execute(
                 update(pipeline_runs)
                 .where(pipeline_runs.c.id == run_id)
-                .values(status=str(RunStatus.FAILED), ended_at=now_ms(), attempts=attempts,
-                        error=error, report=report)  # fmt: skip
+                .values(
+                    status=str(RunStatus.FAILED),
+                    ended_at=now_ms(),
+                    attempts=attempts,
+                    error=error,
+                    report=report,
+                )
             )
 
     def _code_version(self, pipeline: Pipeline) -> dict[str, Any]:
         code: dict[str, Any] = {"module": pipeline.module, "digest": None, "git_commit": None}
         if pipeline.module:
             path = Path(pipeline.module)
-            try:
+            with contextlib.suppress(OSError):
                 code["digest"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError:
-                pass
             code["git_commit"] = git_commit(path.parent)
         return code
 
@@ -545,4 +590,3 @@ def _run(row: Any) -> PipelineRun:
         report=row["report"],
         error=row["error"],
     )
-

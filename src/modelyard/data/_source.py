@@ -46,6 +46,7 @@ class SourceContext:
     workspace: Path  # relative paths resolve against it
     logical_date: str | None  # YYYY-MM-DD of a scheduled or backfilled run
     full_refresh: bool  # ignore what earlier runs read
+    scratch: Path | None = None  # the run's own folder for temporary files (removed after)
 
 
 class Extract(abc.ABC):

@@ -22,8 +22,20 @@ __all__ = ["BINS", "TOP_VALUES", "column_stats", "relation_schema"]
 BINS = 20
 TOP_VALUES = 20  # columns with at most this many distinct values get value counts
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")  # fmt: skip
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+)
 _ORDERED = ("DATE", "TIMESTAMP", "TIME", "VARCHAR", "BOOLEAN")
 
 
@@ -80,9 +92,16 @@ def column_stats(
     for i, (name, type_) in enumerate(schema):
         count, distinct, lo, hi, mean = row[1 + 5 * i : 6 + 5 * i]
         first.append(
-            {"name": name, "type": type_, "count": int(count), "nulls": total - int(count),
-             "distinct": None if distinct is None else int(distinct), "min": lo, "max": hi,
-             "mean": json_safe(mean)}  # fmt: skip
+            {
+                "name": name,
+                "type": type_,
+                "count": int(count),
+                "nulls": total - int(count),
+                "distinct": None if distinct is None else int(distinct),
+                "min": lo,
+                "max": hi,
+                "mean": json_safe(mean),
+            }
         )
     histograms = _histograms(con, relation, first)
     return [
@@ -110,8 +129,10 @@ def _histograms(
         col, lo, hi = ident(c["name"]), c["min"], c["max"]
         if c["count"] == 0:
             continue
-        if c["distinct"] is not None and c["distinct"] <= TOP_VALUES and not (
-            _is_numeric(c["type"]) and c["distinct"] > BINS
+        if (
+            c["distinct"] is not None
+            and c["distinct"] <= TOP_VALUES
+            and not (_is_numeric(c["type"]) and c["distinct"] > BINS)
         ):
             exprs.append(f"histogram({col})")
             plans.append(("values", c["name"], None, None))

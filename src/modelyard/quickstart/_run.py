@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sklearn.compose import ColumnTransformer
@@ -25,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard._workspace import Workspace, init_workspace
+from modelyard.data import DatasetVersion
 from modelyard.quickstart._data import (
     FEATURES,
     LABEL,
@@ -32,6 +32,7 @@ from modelyard.quickstart._data import (
     generate_transactions,
     time_split,
 )
+from modelyard.quickstart._pipeline import PIPELINE, write_pipeline, write_sources
 from modelyard.registry import ModelVersion
 from modelyard.tracking import ActiveRun, InputKind
 
@@ -45,6 +46,7 @@ _CODES = ["merchant_category_code", "channel_code"]
 @dataclass(frozen=True, slots=True)
 class QuickstartResult:
     workspace: Path
+    dataset: DatasetVersion
     run_ids: dict[str, str]
     scores: dict[str, float]
     champion: ModelVersion
@@ -98,16 +100,36 @@ def run_quickstart(
     with workspace, _progress(console) as progress:
         step = progress.add_task("generating transactions", total=None)
         raw = generate_transactions(rows, seed=seed)
-        data_file = workspace.path / "data" / "transactions.parquet"
-        data_file.parent.mkdir(exist_ok=True)
-        pq.write_table(raw, data_file)
-        data_blob = workspace.artifacts.put_file(data_file)
+        files, events = write_sources(workspace, raw)
+        write_pipeline(workspace)
         progress.update(
-            step, description=f"generated {raw.num_rows:,} transactions", total=1, completed=1
+            step,
+            description=f"generated {raw.num_rows:,} transactions: {files} daily CSV exports, "
+            f"{events:,} stream events",
+            total=1,
+            completed=1,
+        )
+
+        step = progress.add_task(f"pipeline {PIPELINE}", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            progress.update(step, description=f"pipeline {PIPELINE}: {stage}", total=total,
+                            completed=done)  # fmt: skip
+
+        pipeline_run = workspace.pipelines.run(PIPELINE, progress=show)
+        dataset = workspace.datasets.get(PIPELINE)
+        quarantined = sum(o["rows_added"] for o in pipeline_run.outputs if o["kind"] != "data")
+        progress.update(
+            step,
+            description=f"pipeline: {dataset.ref} with {dataset.rows:,} rows "
+            f"({quarantined} quarantined)",
+            total=1,
+            completed=1,
         )
 
         step = progress.add_task("computing features", total=None)
-        train, holdout = (_frame(t) for t in time_split(add_features(raw)))
+        cleaned = workspace.datasets.read(dataset).sort_by("event_timestamp")
+        train, holdout = (_frame(t) for t in time_split(add_features(cleaned)))
         progress.update(
             step,
             description=f"features: {len(train):,} train / {len(holdout):,} holdout rows",
@@ -124,10 +146,9 @@ def run_quickstart(
                 EXPERIMENT, name=name, params=params, tags={"source": "quickstart"}
             ) as run:
                 run.log_input(
-                    InputKind.FILE,
-                    str(data_file.relative_to(workspace.path)),
-                    digest=data_blob.digest,
-                    details={"rows": raw.num_rows, "seed": seed},
+                    InputKind.DATASET_VERSION,
+                    f"{dataset.dataset}@{dataset.id}",
+                    details={"rows": dataset.rows, "number": dataset.number, "seed": seed},
                 )
                 model.fit(train[list(FEATURES)], train[LABEL])
                 scores[name] = _evaluate(run, model, holdout)
@@ -146,7 +167,7 @@ def run_quickstart(
             step, description=f"registered {champion.uri} as champion", total=1, completed=1
         )
     result = QuickstartResult(
-        workspace.path, run_ids, scores, champion, time.perf_counter() - started
+        workspace.path, dataset, run_ids, scores, champion, time.perf_counter() - started
     )
     _summary(console, result)
     return result
@@ -213,6 +234,8 @@ def _progress(console: Console) -> Progress:
 def _summary(console: Console, result: QuickstartResult) -> None:
     ws = result.workspace
     console.print()
+    console.print(f"  data: {result.dataset.ref} ({result.dataset.rows:,} rows, version "
+                  f"{result.dataset.number} of dataset {result.dataset.dataset!r})")  # fmt: skip
     for name, score in sorted(result.scores.items(), key=lambda kv: -kv[1]):
         console.print(f"  {name:<24} ROC AUC {score:.4f}  run {result.run_ids[name]}")
     console.print(
@@ -221,6 +244,8 @@ def _summary(console: Console, result: QuickstartResult) -> None:
     )
     console.print(f"done in {result.seconds:.1f}s. Look around:")
     for command in (
+        f"modelyard -w {ws} data show {result.dataset.dataset}",
+        f"modelyard -w {ws} data lineage models:/{MODEL_NAME}@champion",
         f"modelyard -w {ws} runs list",
         f"modelyard -w {ws} runs compare " + " ".join(result.run_ids.values()),
         f"modelyard -w {ws} models show {MODEL_NAME}",
