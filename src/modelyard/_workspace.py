@@ -22,7 +22,7 @@ from modelyard.tracking import ActiveRun, TrackingStore, git_commit
 
 if TYPE_CHECKING:
     from modelyard.access import KeyStore
-    from modelyard.data import DatasetStore, PipelineRunner
+    from modelyard.data import DatasetStore, LineageGraph, PipelineRunner
     from modelyard.deployments import DeploymentStore
     from modelyard.registry import Registry
 
@@ -91,6 +91,19 @@ class Workspace:
         from modelyard.data import PipelineRunner
 
         return PipelineRunner(self.db, self.datasets, self.settings.data, self.path)
+
+    def lineage(self, ref: str) -> LineageGraph:
+        """Everything upstream of ``ref`` (a model URI, dataset version, run id): training
+        runs, dataset versions, pipeline runs, source files with their sha256 and code."""
+        from modelyard.data import lineage
+
+        return lineage(
+            ref,
+            datasets=self.datasets,
+            runner=self.pipelines,
+            tracking=self.tracking,
+            registry=self.registry,
+        )
 
     @cached_property
     def keys(self) -> KeyStore:

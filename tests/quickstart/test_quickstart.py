@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -22,8 +23,15 @@ def test_quickstart_tracks_two_runs_and_registers_the_better_as_champion(tmp_pat
         assert champion.run_id == result.run_ids[best]
         run = ws.tracking.get_run(champion.run_id)
         assert run.metrics["roc_auc"].value == result.scores[best]
-        assert run.inputs[0].kind == "file"
-        assert run.inputs[0].digest is not None and run.inputs[0].digest.startswith("sha256:")
+        (dataset,) = run.inputs
+        assert dataset.kind == "dataset_version"
+        assert dataset.ref == f"transactions@{result.dataset.id}"
+        exports = sorted((ws.path / "data" / "raw").glob("*.csv"))
+        reached = {f.attributes["digest"] for f in ws.lineage(champion.uri).source_files()}
+        assert reached == {"sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in exports}
+        assert result.dataset.rows == 20_000 - 6  # three bad amounts, three bad channels
+        quarantine = ws.datasets.read("transactions_quarantine")
+        assert quarantine.num_rows == 6
         frame = add_features(generate_transactions(500, seed=3)).select(list(FEATURES)).to_pandas()
         loaded = ws.registry.load("models:/fraud@champion")
         assert loaded.predict(frame).shape == (500,)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from modelyard.cli import _deployments, _keys, _models, _quickstart, _runs, _serve, _workspace_cmds  # noqa: F401  (register commands)
+from modelyard.cli import (  # noqa: F401  (register commands)
+    _data,
+    _deployments,
+    _keys,
+    _models,
+    _quickstart,
+    _runs,
+    _serve,
+    _workspace_cmds,
+)
 from modelyard.cli._app import app
 
 __all__ = ["app", "main"]

@@ -13,7 +13,11 @@ from __future__ import annotations
 from modelyard.data import checks
 from modelyard.data._dataset_source import DatasetSource, dataset_source
 from modelyard.data._datasets import DatasetStore, parse_ref, version_id
+from modelyard.data._diff import ColumnDiff, DatasetDiff, DriftHint, DriftLevel, StatChange
+from modelyard.data._diff import diff as diff_versions
 from modelyard.data._files import FileSource, csv_source, parquet_source
+from modelyard.data._lineage import LineageEdge, LineageGraph, LineageNode, NodeKind, lineage
+from modelyard.data._openlineage import openlineage_events
 from modelyard.data._pipeline import Load, Pipeline, Step
 from modelyard.data._runner import PipelineRunner, ProgressFn
 from modelyard.data._schedule import next_fire
@@ -35,15 +39,23 @@ from modelyard.data._types import (
 
 __all__ = [
     "CheckResult",
+    "ColumnDiff",
     "ColumnStats",
+    "DatasetDiff",
     "DatasetSource",
     "DatasetStore",
     "DatasetSummary",
     "DatasetVersion",
+    "DriftHint",
+    "DriftLevel",
     "Extract",
     "FileSource",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
     "Load",
     "LoadMode",
+    "NodeKind",
     "Part",
     "Pipeline",
     "PipelineRun",
@@ -53,12 +65,16 @@ __all__ = [
     "RunStatus",
     "Source",
     "SourceContext",
+    "StatChange",
     "Step",
     "checks",
     "csv_source",
     "dataset_source",
+    "diff_versions",
+    "lineage",
     "next_fire",
     "open_stream",
+    "openlineage_events",
     "parquet_source",
     "parse_ref",
     "sql_source",

@@ -36,6 +36,8 @@ __all__ = [
     "Kind",
     "column_kind",
     "drift",
+    "jensenshannon",
+    "psi",
 ]
 
 Kind = Literal["numeric", "categorical"]
@@ -199,7 +201,7 @@ def _default_method(kind: Kind, reference_size: int, distinct: int) -> str:
 
 def _compute(method: str, kind: Kind, ref: Any, cur: Any) -> tuple[float, float | None]:
     # scipy is imported here, not at module level: it costs a second to import
-    from scipy import spatial, special, stats  # type: ignore[import-untyped]
+    from scipy import spatial, stats  # type: ignore[import-untyped]
 
     if method == "ks":
         with warnings.catch_warnings():  # scipy falls back to the asymptotic p-value
@@ -219,10 +221,25 @@ def _compute(method: str, kind: Kind, ref: Any, cur: Any) -> tuple[float, float 
     ref_share, cur_share = _shares(kind, ref, cur)
     if method == "jensenshannon":
         return float(spatial.distance.jensenshannon(ref_share, cur_share)), None
-    # psi: zero shares are filled as Evidently does, then sum (r - c) * ln(r / c)
-    ref_share, cur_share = _fill_zeros(ref_share), _fill_zeros(cur_share)
+    return psi(ref_share, cur_share), None
+
+
+def psi(reference: np.ndarray[Any, Any], current: np.ndarray[Any, Any]) -> float:
+    """Population stability index between two histograms over the same buckets (counts or
+    shares): zero shares are filled as Evidently does, then sum (r - c) * ln(r / c)."""
+    from scipy import special
+
+    ref_share = _fill_zeros(reference / reference.sum())
+    cur_share = _fill_zeros(current / current.sum())
     value = special.rel_entr(ref_share, cur_share) + special.rel_entr(cur_share, ref_share)
-    return float(np.sum(value)), None
+    return float(np.sum(value))
+
+
+def jensenshannon(reference: np.ndarray[Any, Any], current: np.ndarray[Any, Any]) -> float:
+    """Jensen-Shannon distance between two histograms over the same buckets."""
+    from scipy import spatial
+
+    return float(spatial.distance.jensenshannon(reference, current))
 
 
 def _counts(ref: Any, cur: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
