@@ -16,6 +16,7 @@ import builtins
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from modelyard.errors import (
     DatasetVersionNotFoundError,
     ValidationError,
 )
-from modelyard.store import ArtifactStore, Database
+from modelyard.store import ArtifactStore, Database, hash_file
 from modelyard.store._schema import dataset_versions, datasets
 from modelyard.store._sql import insert_ignore
 
@@ -156,7 +157,7 @@ class DatasetStore:
         tables = []
         for part in version.parts:
             self.artifacts.verify(part.digest)
-            with self.artifacts._fs.open(self.artifacts.location(part.digest), "rb") as f:
+            with self.artifacts.open(part.digest) as f:
                 tables.append(pq.read_table(f, columns=list(columns) if columns else None))
         if not tables:
             return pa.table({})
@@ -169,7 +170,7 @@ class DatasetStore:
         version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
         for part in version.parts:
             self.artifacts.verify(part.digest)
-            with self.artifacts._fs.open(self.artifacts.location(part.digest), "rb") as f:
+            with self.artifacts.open(part.digest) as f:
                 yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows)
 
     # -- writing -------------------------------------------------------------------------
@@ -224,13 +225,33 @@ class DatasetStore:
         blob = self.artifacts.put_file(path, move=True)
         return Part(blob.digest, rows, blob.size)
 
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, path: Path, base: Sequence[Part] = ()
+    ) -> tuple[Part, builtins.list[tuple[str, str]], builtins.list[ColumnStats]]:
+        """Move the Parquet file at ``path`` into the store as a part following ``base``;
+        returns it with the schema and statistics of ``base`` plus it. The file is hashed
+        in a thread while DuckDB computes the statistics (hashlib releases the GIL)."""
+        rows = pq.ParquetFile(path).metadata.num_rows
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-hash") as pool:
+            hashed = pool.submit(hash_file, path)
+            urls = [self.artifacts.blob_url(p.digest) for p in base] + [str(path)]
+            schema, stats = self._describe(con, urls)
+            blob = hashed.result()
+        self.artifacts.put_file(path, move=True, blob=blob)
+        return Part(blob.digest, rows, blob.size), schema, stats
+
     def describe(
         self, con: duckdb.DuckDBPyConnection, parts: Sequence[Part]
     ) -> tuple[builtins.list[tuple[str, str]], builtins.list[ColumnStats]]:
         """Schema and column statistics of a version made of ``parts``."""
+        return self._describe(con, [self.artifacts.blob_url(p.digest) for p in parts])
+
+    def _describe(
+        self, con: duckdb.DuckDBPyConnection, urls: Sequence[str]
+    ) -> tuple[builtins.list[tuple[str, str]], builtins.list[ColumnStats]]:
         if self.artifacts.protocol:
             register_url(con, self.artifacts.url)
-        relation = f"read_parquet({string_list(self.artifacts.blob_url(p.digest) for p in parts)})"
+        relation = f"read_parquet({string_list(urls)})"
         schema = relation_schema(con, relation)
         return schema, column_stats(con, relation, schema)
 

@@ -453,9 +453,9 @@ class PipelineRunner:
         if rows == 0:
             return []
         prev = self.datasets.latest(dataset)
-        part = self.datasets.store_part(path)
-        parts = (*prev.parts, part) if append and prev else (part,)
-        schema, stats = self.datasets.describe(con, parts)
+        base = prev.parts if append and prev else ()
+        part, schema, stats = self.datasets.stage(con, path, base)
+        parts = (*base, part)
         return [_Staged(load, dataset, kind, parts, schema, stats, prev.id if prev else None, rows)]
 
     def _commit(

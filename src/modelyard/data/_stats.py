@@ -1,8 +1,10 @@
-"""Column statistics of a dataset version, computed by DuckDB in two scans.
+"""Column statistics of a dataset version, computed by DuckDB in one scan and two cheap ones.
 
-The first scan takes count, nulls, approximate distinct (HyperLogLog), min, max and mean
-of every column at once; the second draws the histograms: equal-width bins for numbers,
-value counts for low-cardinality columns. Values are made JSON-safe for storage.
+Counts, nulls, min and max come first: over Parquet, DuckDB answers them from the files'
+statistics without reading data (not for booleans: asking for theirs makes it scan, so
+they come later). One scan then takes approximate distinct counts (HyperLogLog), means and
+equal-width histograms of numbers (20 bins over [min, max]); a last, narrow one counts the
+values of low-cardinality columns. Values are made JSON-safe for storage.
 """
 
 from __future__ import annotations
@@ -76,34 +78,45 @@ def column_stats(
     """Statistics of every column of ``relation``."""
     if not schema:
         return []
-    exprs = ["count(*)"]
+    bounds = ["count(*)"]
     for name, type_ in schema:
         col = ident(name)
-        exprs.append(f"count({col})")
-        exprs.append(f"approx_count_distinct({col})" if _is_ordered(type_) else "NULL")
-        ordered = _is_ordered(type_)
-        exprs.append(f"min({col})" if ordered else "NULL")
-        exprs.append(f"max({col})" if ordered else "NULL")
-        exprs.append(f"avg({col})::DOUBLE" if _is_numeric(type_) else "NULL")
-    row = con.execute(f"SELECT {', '.join(exprs)} FROM {relation}").fetchone()
-    assert row is not None
-    total = int(row[0])
-    first: list[dict[str, Any]] = []
+        early = _is_ordered(type_) and type_ != "BOOLEAN"  # booleans would force a scan
+        bounds += [f"count({col})", f"min({col})" if early else "NULL",
+                   f"max({col})" if early else "NULL"]  # fmt: skip
+    first = con.execute(f"SELECT {', '.join(bounds)} FROM {relation}").fetchall()[0]
+    total = int(first[0])
+    columns: list[dict[str, Any]] = []
+    scan: list[str] = []
     for i, (name, type_) in enumerate(schema):
-        count, distinct, lo, hi, mean = row[1 + 5 * i : 6 + 5 * i]
-        first.append(
-            {
-                "name": name,
-                "type": type_,
-                "count": int(count),
-                "nulls": total - int(count),
-                "distinct": None if distinct is None else int(distinct),
-                "min": lo,
-                "max": hi,
-                "mean": json_safe(mean),
-            }
+        count, lo, hi = first[1 + 3 * i : 4 + 3 * i]
+        column = {"name": name, "type": type_, "count": int(count), "nulls": total - int(count),
+                  "min": lo, "max": hi, "edges": None}  # fmt: skip
+        col = ident(name)
+        scan.append(f"approx_count_distinct({col})" if _is_ordered(type_) else "NULL")
+        scan.append(f"avg({col})::DOUBLE" if _is_numeric(type_) else "NULL")
+        column["edges"] = _edges(lo, hi) if _is_numeric(type_) and count else None
+        scan.append(
+            f"histogram({col}::DOUBLE, {_doubles(column['edges'][1:-1])})"
+            if column["edges"]
+            else "NULL"
         )
-    histograms = _histograms(con, relation, first)
+        scan += [f"min({col})", f"max({col})"] if type_ == "BOOLEAN" else ["NULL", "NULL"]
+        columns.append(column)
+    second = con.execute(f"SELECT {', '.join(scan)} FROM {relation}").fetchall()[0]
+    histograms: dict[str, dict[str, list[Any]]] = {}
+    for i, column in enumerate(columns):
+        distinct, mean, binned, lo, hi = second[5 * i : 5 * i + 5]
+        if column["type"] == "BOOLEAN":
+            column["min"], column["max"] = lo, hi
+        column["distinct"] = None if distinct is None else int(distinct)
+        column["mean"] = json_safe(mean)
+        if column["edges"]:
+            buckets = {float(k): int(n) for k, n in dict(binned or {}).items()}
+            uppers = column["edges"][1:-1]  # the last bin takes everything above them
+            counts = [buckets.pop(edge, 0) for edge in uppers] + [sum(buckets.values())]
+            histograms[column["name"]] = {"edges": column["edges"], "counts": counts}
+    histograms.update(_value_counts(con, relation, columns))
     return [
         ColumnStats(
             name=c["name"],
@@ -116,52 +129,44 @@ def column_stats(
             mean=c["mean"],
             histogram=histograms.get(c["name"]),
         )
-        for c in first
+        for c in columns
     ]
 
 
-def _histograms(
+def _edges(lo: Any, hi: Any) -> list[float] | None:
+    """``BINS + 1`` equal-width edges over [lo, hi], when both are finite."""
+    lo_f, hi_f = float(lo), float(hi)
+    if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
+        return None
+    width = (hi_f - lo_f) / BINS or 1.0
+    return [lo_f + width * i for i in range(BINS + 1)]
+
+
+def _doubles(values: list[float]) -> str:
+    return "[" + ", ".join(f"{literal(v)}::DOUBLE" for v in values) + "]"
+
+
+def _value_counts(
     con: duckdb.DuckDBPyConnection, relation: str, columns: list[dict[str, Any]]
 ) -> dict[str, dict[str, list[Any]]]:
-    exprs: list[str] = []
-    plans: list[tuple[str, str, Any, Any]] = []
-    for c in columns:
-        col, lo, hi = ident(c["name"]), c["min"], c["max"]
-        if c["count"] == 0:
-            continue
-        if (
-            c["distinct"] is not None
-            and c["distinct"] <= TOP_VALUES
-            and not (_is_numeric(c["type"]) and c["distinct"] > BINS)
-        ):
-            exprs.append(f"histogram({col})")
-            plans.append(("values", c["name"], None, None))
-        elif _is_numeric(c["type"]) and lo is not None and hi is not None:
-            lo_f, hi_f = float(lo), float(hi)
-            if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
-                continue
-            width = (hi_f - lo_f) / BINS or 1.0
-            exprs.append(
-                f"histogram(least(floor(({col} - {literal(lo_f)}) / {literal(width)}), "
-                f"{BINS - 1})::INTEGER)"
-            )
-            plans.append(("bins", c["name"], lo_f, width))
-    if not exprs:
+    """Counts of each value of the low-cardinality columns (for a handful of values they
+    read better than bins): text, booleans and numbers with at most ``BINS`` values."""
+    chosen = [
+        c["name"]
+        for c in columns
+        if c["count"]
+        and c["distinct"] is not None
+        and c["distinct"] <= (BINS if _is_numeric(c["type"]) else TOP_VALUES)
+    ]
+    if not chosen:
         return {}
-    row = con.execute(f"SELECT {', '.join(exprs)} FROM {relation}").fetchone()
-    assert row is not None
+    exprs = ", ".join(f"histogram({ident(name)})" for name in chosen)
+    row = con.execute(f"SELECT {exprs} FROM {relation}").fetchall()[0]
     out: dict[str, dict[str, list[Any]]] = {}
-    for (kind, name, lo_f, width), counts in zip(plans, row, strict=True):
-        counts = dict(counts or {})
-        if kind == "values":
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-            out[name] = {
-                "values": [json_safe(v) for v, _ in ranked],
-                "counts": [int(n) for _, n in ranked],
-            }
-        else:
-            out[name] = {
-                "edges": [lo_f + width * i for i in range(BINS + 1)],
-                "counts": [int(counts.get(i, 0)) for i in range(BINS)],
-            }
+    for name, counts in zip(chosen, row, strict=True):
+        ranked = sorted(dict(counts or {}).items(), key=lambda kv: (-kv[1], str(kv[0])))
+        out[name] = {
+            "values": [json_safe(v) for v, _ in ranked],
+            "counts": [int(n) for _, n in ranked],
+        }
     return out

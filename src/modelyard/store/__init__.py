@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.store._artifacts import ArtifactStore, Blob
+from modelyard.store._artifacts import ArtifactStore, Blob, hash_file
 from modelyard.store._db import Database
 from modelyard.store._migrate import HEAD, current_revision, ensure_schema, upgrade
 
@@ -13,5 +13,6 @@ __all__ = [
     "Database",
     "current_revision",
     "ensure_schema",
+    "hash_file",
     "upgrade",
 ]

@@ -28,7 +28,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from modelyard.errors import ArtifactNotFoundError, IntegrityError, ValidationError
 
-__all__ = ["ArtifactStore", "Blob"]
+__all__ = ["ArtifactStore", "Blob", "hash_file"]
 
 _CHUNK = 1 << 20
 _PREFIX = "sha256:"
@@ -93,6 +93,16 @@ class ArtifactStore:
         protocol = self._fs.protocol
         return protocol if isinstance(protocol, str) else protocol[0]
 
+    def open(self, digest: str) -> IO[bytes]:
+        """Blob ``digest`` opened for reading, unverified (see :meth:`verify`): for readers
+        that seek, such as Parquet's."""
+        location = self.location(digest)
+        try:
+            handle: IO[bytes] = self._fs.open(location, "rb")
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(digest, location) from None
+        return handle
+
     def verify(self, digest: str) -> None:
         """Check that blob ``digest`` is present and intact, without keeping its bytes."""
         location = self.location(digest)
@@ -119,19 +129,17 @@ class ArtifactStore:
             self._publish(digest, lambda f: f.write(data))
         return Blob(digest, len(data))
 
-    def put_file(self, path: str | os.PathLike[str], *, move: bool = False) -> Blob:
+    def put_file(
+        self, path: str | os.PathLike[str], *, move: bool = False, blob: Blob | None = None
+    ) -> Blob:
         """Store the file at ``path`` (streamed: memory does not grow with its size).
 
         With ``move``, a local store renames the file into place instead of copying it
         (the file must be on the store's filesystem; it is gone afterwards either way).
+        ``blob`` is the file's :func:`hash_file`, when the caller has it already.
         """
-        hasher = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                hasher.update(chunk)
-                size += len(chunk)
-        digest = _PREFIX + hasher.hexdigest()
+        blob = blob or hash_file(path)
+        digest, size = blob.digest, blob.size
         if self.exists(digest):
             pass
         elif move and self._local:
@@ -246,6 +254,17 @@ class ArtifactStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+def hash_file(path: str | os.PathLike[str]) -> Blob:
+    """The blob the file at ``path`` would be stored as: its sha256 digest and size."""
+    hasher = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return Blob(_PREFIX + hasher.hexdigest(), size)
 
 
 def _copy_stream(path: str | os.PathLike[str], out: IO[bytes]) -> None:
