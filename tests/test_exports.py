@@ -16,6 +16,8 @@ PACKAGES = [
     "modelyard.registry.flavors",
     "modelyard.deployments",
     "modelyard.access",
+    "modelyard.data",
+    "modelyard.data.checks",
     "modelyard.serving",
     "modelyard.quickstart",
     "modelyard.cli",

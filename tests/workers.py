@@ -38,3 +38,14 @@ def register_many(workspace_dir: str, url: str, count: int) -> None:
     with Workspace(load_settings(Path(workspace_dir), metadata_url=url)) as ws:
         for _ in range(count):
             ws.registry.register("race", model)
+
+
+def run_pipeline(workspace_dir: str, url: str, name: str) -> None:
+    """Run a workspace pipeline in this process (which the pipeline may kill)."""
+    from modelyard import Workspace
+    from modelyard.config import load_settings
+
+    settings = load_settings(Path(workspace_dir), metadata_url=url, data={"batch_rows": 1000})
+    with Workspace(settings) as ws:
+        ws.start()
+        ws.pipelines.run(name)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 import tenacity
 from sqlalchemy import select, update
@@ -41,15 +40,15 @@ from modelyard.data._checks import CheckContext, run_checks
 from modelyard.data._datasets import DatasetStore
 from modelyard.data._discover import discover, find_pipeline
 from modelyard.data._duck import connect, ident, literal
-from modelyard.data._pipeline import Load, Pipeline, Step
+from modelyard.data._pipeline import Load, Pipeline
 from modelyard.data._source import Extract, SourceContext
 from modelyard.data._stats import relation_schema
+from modelyard.data._steps import run_sql_step, run_transform
 from modelyard.data._types import ColumnStats, LoadMode, Part, PipelineRun, RunStatus
 from modelyard.errors import (
     CheckFailedError,
     ModelyardError,
     NotFoundError,
-    StepFailedError,
     ValidationError,
 )
 from modelyard.store import Database
@@ -284,70 +283,10 @@ class PipelineRunner:
         for i, step in enumerate(order):
             progress("steps", i, len(order))
             if step.kind == "sql":
-                self._sql_step(con, step, date)
+                run_sql_step(con, step, date)
             else:
-                self._transform(con, step, folder, date)
+                run_transform(con, step, folder, date, self.settings.batch_rows)
         progress("steps", len(order), len(order))
-
-    def _sql_step(self, con: duckdb.DuckDBPyConnection, step: Step, date: str | None) -> None:
-        args: dict[str, Any] = {name: ident(name) for name in step.inputs}
-        if step.wants_ds:
-            args["ds"] = literal(date)
-        try:
-            sql = step.fn(**args)
-        except Exception as exc:
-            raise StepFailedError(step.name, exc) from exc
-        if not isinstance(sql, str) or not sql.strip():
-            raise ValidationError(f"SQL step {step.name!r} returned {type(sql).__name__}, not SQL")
-        try:  # creating the view binds it: unknown tables or columns fail here, by name
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(step.name)} AS {sql}")
-        except duckdb.Error as exc:
-            raise ValidationError(f"SQL step {step.name!r}: {exc}") from None
-
-    def _transform(
-        self, con: duckdb.DuckDBPyConnection, step: Step, folder: Path, date: str | None
-    ) -> None:
-        path = folder / f"step-{step.name}.parquet"
-        extra: dict[str, Any] = {"ds": date} if step.wants_ds else {}
-        first, *rest = step.inputs
-        whole = {n: con.sql(f"SELECT * FROM {ident(n)}").to_arrow_table() for n in rest}
-        writer: pq.ParquetWriter | None = None
-        schema: pa.Schema | None = None
-
-        def emit(result: Any) -> None:
-            nonlocal writer, schema
-            table = _as_table(step.name, result)
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(path, schema)
-            assert schema is not None
-            try:
-                writer.write_table(table.select(schema.names).cast(schema))
-            except (KeyError, ValueError, pa.ArrowInvalid) as exc:
-                raise ValidationError(
-                    f"transform {step.name!r} returned batches of different schemas: {exc}"
-                ) from None
-
-        try:
-            if not step.batched:
-                first_table = con.sql(f"SELECT * FROM {ident(first)}").to_arrow_table()
-                emit(_call(step, {first: first_table, **whole, **extra}))
-            else:
-                reader = con.sql(f"SELECT * FROM {ident(first)}").to_arrow_reader(
-                    self.settings.batch_rows
-                )
-                for batch in reader:
-                    emit(_call(step, {first: batch, **whole, **extra}))
-                if writer is None:  # no rows: run once on an empty batch for the schema
-                    empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
-                    emit(_call(step, {first: empty, **whole, **extra}))
-        finally:
-            if writer is not None:
-                writer.close()
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {ident(step.name)} AS "
-            f"SELECT * FROM read_parquet({literal(str(path))})"
-        )
 
     def _loads(
         self,
@@ -553,26 +492,6 @@ class PipelineRunner:
                 code["digest"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
             code["git_commit"] = git_commit(path.parent)
         return code
-
-
-def _call(step: Step, args: dict[str, Any]) -> Any:
-    try:
-        return step.fn(**args)
-    except ModelyardError:
-        raise
-    except Exception as exc:
-        raise StepFailedError(step.name, exc) from exc
-
-
-def _as_table(step: str, result: Any) -> pa.Table:
-    if isinstance(result, pa.Table):
-        return result
-    if isinstance(result, pa.RecordBatch):
-        return pa.Table.from_batches([result])
-    raise ValidationError(
-        f"transform {step!r} returned {type(result).__name__}; return a pyarrow Table or "
-        "RecordBatch"
-    )
 
 
 def _run(row: Any) -> PipelineRun:

@@ -244,7 +244,7 @@ def _summary(console: Console, result: QuickstartResult) -> None:
     )
     console.print(f"done in {result.seconds:.1f}s. Look around:")
     for command in (
-        f"modelyard -w {ws} data show {result.dataset.dataset}",
+        f"modelyard -w {ws} data show {result.dataset.dataset}@latest",
         f"modelyard -w {ws} data lineage models:/{MODEL_NAME}@champion",
         f"modelyard -w {ws} runs list",
         f"modelyard -w {ws} runs compare " + " ".join(result.run_ids.values()),
