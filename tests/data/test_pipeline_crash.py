@@ -9,7 +9,7 @@ from modelyard import Workspace
 from modelyard.data import RunStatus
 from workers import run_pipeline
 
-PIPELINE = '''
+PIPELINE = """
 import os
 import signal
 from pathlib import Path
@@ -32,7 +32,7 @@ def copied(raw: pa.RecordBatch) -> pa.RecordBatch:
 
 
 crashy.load("crashy", copied)
-'''
+"""
 
 
 def test_a_killed_run_leaves_no_version_and_the_next_loads_every_row_once(
