@@ -407,3 +407,20 @@ def test_pipelines_are_discovered_from_the_workspace_folder(data_ws: Workspace) 
     assert run.code["module"] == str(folder / "tx.py")
     assert run.code["digest"].startswith("sha256:")
     assert data_ws.pipelines.get("from_file").schedule == "*/5 * * * *"
+
+
+def test_files_behind_an_fsspec_url_are_read_through_it(data_ws: Workspace) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    folder = f"/bucket-{data_ws.path.parent.name}/raw"
+    fs.pipe(f"{folder}/a.csv", ("\n".join([HEADER, *rows(0, 7)]) + "\n").encode())
+    pipeline = Pipeline("remote")
+    pipeline.source("raw", csv_source(f"memory://{folder}/*.csv", columns=COLUMNS))
+    pipeline.load("remote", "raw")
+
+    run = data_ws.pipelines.run(pipeline)
+
+    assert ids(data_ws, "remote") == list(range(7))
+    assert run.inputs[0]["files"][0]["uri"] == f"memory://{folder}/a.csv"
+    assert data_ws.pipelines.run(pipeline).status is RunStatus.SKIPPED
