@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from modelyard.data._checks import (
+from datakit import Recorder, context, parquet, run_one
+from modelyard.data._types import Policy
+from modelyard.data.checks import (
     Check,
     CheckContext,
     allowed_values,
@@ -29,60 +28,7 @@ from modelyard.data._checks import (
     schema,
     unique,
 )
-from modelyard.data._duck import literal
-from modelyard.data._stats import relation_schema
-from modelyard.data._types import Policy
 from modelyard.errors import ValidationError
-
-NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-class Recorder:
-    """A connection that records the SQL it runs."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self.queries: list[str] = []
-
-    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
-        self.queries.append(sql)
-        return self.con.execute(sql, *args)
-
-
-def parquet(tmp_path: Path, name: str, **columns: Any) -> str:
-    path = tmp_path / f"{name}.parquet"
-    pq.write_table(pa.table(columns), path)
-    return f"read_parquet([{literal(str(path))}])"
-
-
-def context(con: Any, relation: str, **kwargs: Any) -> CheckContext:
-    real = con.con if isinstance(con, Recorder) else con
-    ((rows,),) = real.execute(f"SELECT count(*) FROM {relation}").fetchall()
-    schema_ = relation_schema(real, relation)
-    return CheckContext(con, relation, schema_, rows, now=NOW, **kwargs)
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    with duckdb.connect() as connection:
-        yield connection
-
-
-@pytest.fixture
-def orders(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> CheckContext:
-    relation = parquet(
-        tmp_path,
-        "orders",
-        id=[1, 2, 3, 3, 4, None],
-        amount=[10.0, -5.0, 50.0, 500.0, None, 20.0],
-        status=["paid", "paid", "refunded", "lost", None, "paid"],
-        email=["a@x.io", "b@x.io", "nope", "c@x.io", "d@x.io", None],
-    )
-    return context(con, relation)
-
-
-def run_one(check: Check, ctx: CheckContext) -> Any:
-    return run_checks([check], ctx).results[0]
 
 
 def test_not_null_passes_without_nulls(orders: CheckContext) -> None:

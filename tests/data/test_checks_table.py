@@ -3,65 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from modelyard.data._checks import (
-    Check,
-    CheckContext,
-    custom_sql,
-    drift,
-    freshness,
-    parse_duration,
-    row_count,
-    run_checks,
-    schema,
-)
-from modelyard.data._duck import literal
-from modelyard.data._stats import relation_schema
-
-NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def parquet(tmp_path: Path, name: str, **columns: Any) -> str:
-    path = tmp_path / f"{name}.parquet"
-    pq.write_table(pa.table(columns), path)
-    return f"read_parquet([{literal(str(path))}])"
-
-
-def context(con: duckdb.DuckDBPyConnection, relation: str, **kwargs: Any) -> CheckContext:
-    ((rows,),) = con.execute(f"SELECT count(*) FROM {relation}").fetchall()
-    return CheckContext(con, relation, relation_schema(con, relation), rows, now=NOW, **kwargs)
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    with duckdb.connect() as connection:
-        yield connection
-
-
-@pytest.fixture
-def orders(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> CheckContext:
-    relation = parquet(
-        tmp_path,
-        "orders",
-        id=[1, 2, 3, 3, 4, None],
-        amount=[10.0, -5.0, 50.0, 500.0, None, 20.0],
-        status=["paid", "paid", "refunded", "lost", None, "paid"],
-        email=["a@x.io", "b@x.io", "nope", "c@x.io", "d@x.io", None],
-    )
-    return context(con, relation)
-
-
-def run_one(check: Check, ctx: CheckContext) -> Any:
-    return run_checks([check], ctx).results[0]
+from datakit import context, parquet, run_one
+from modelyard.data._checks_table import parse_duration
+from modelyard.data.checks import CheckContext, custom_sql, drift, freshness, row_count, schema
 
 
 def test_schema_resolves_type_aliases(orders: CheckContext) -> None:

@@ -15,8 +15,9 @@ import duckdb
 import pytest
 from sqlalchemy import create_engine, text
 
+from datakit import run_extract
 from modelyard.config import DataSettings
-from modelyard.data._source import Extract, Source, SourceContext
+from modelyard.data._source import Source, SourceContext
 from modelyard.data._sql import SqlExtract, sql_source
 from modelyard.errors import SourceUnavailableError, ValidationError
 
@@ -79,27 +80,6 @@ def _ctx(
     return SourceContext("orders_pipeline", "orders", db, datasets, settings, tmp_path, None, full)
 
 
-def _run(
-    source: Source, ctx: SourceContext, *, commit: bool = True
-) -> tuple[Extract, list[dict[str, Any]]]:
-    """One run by hand; returns the extract and the rows its view held."""
-    extract = source.extract(ctx)
-    con = duckdb.connect()
-    try:
-        extract.register(con, ctx.source)
-        extract.verify(con)
-        rows = con.sql(f"SELECT * FROM {ctx.source}").to_arrow_table().to_pylist()
-        if commit and not extract.empty:
-            with ctx.db.write() as conn:
-                extract.commit(conn, "run" + uuid.uuid4().hex[:8])
-            extract.finish()
-        else:
-            extract.abort()
-    finally:
-        con.close()
-    return extract, rows
-
-
 def _types(source: Source, ctx: SourceContext) -> dict[str, str]:
     extract = source.extract(ctx)
     con = duckdb.connect()
@@ -114,7 +94,7 @@ def test_the_whole_result_is_read_as_typed_columns(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table} ORDER BY id")
-    extract, rows = _run(source, _ctx(db, tmp_path))
+    extract, rows = run_extract(source, _ctx(db, tmp_path))
     assert not extract.empty
     assert [(r["id"], r["note"]) for r in rows] == [(1, "a"), (2, "b:c"), (3, None)]
     assert [None if r["amount"] is None else float(r["amount"]) for r in rows] == [
@@ -133,12 +113,12 @@ def test_an_unchanged_result_is_empty_until_a_row_changes(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table} ORDER BY id")
-    first, _ = _run(source, _ctx(db, tmp_path))
-    again, rows = _run(source, _ctx(db, tmp_path))
+    first, _ = run_extract(source, _ctx(db, tmp_path))
+    again, rows = run_extract(source, _ctx(db, tmp_path))
     assert not first.empty and again.empty
     assert len(rows) == 3  # the view still holds the result
     source_db.insert((4, 1.0, "2024-01-04 00:00:00", "d"))
-    changed, rows = _run(source, _ctx(db, tmp_path))
+    changed, rows = run_extract(source, _ctx(db, tmp_path))
     assert not changed.empty and len(rows) == 4
     assert changed.lineage()["digest"] != first.lineage()["digest"]
 
@@ -147,27 +127,27 @@ def test_a_cursor_reads_only_rows_past_the_last_loaded_one(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table}", cursor="updated_at")
-    _, rows = _run(source, _ctx(db, tmp_path))
+    _, rows = run_extract(source, _ctx(db, tmp_path))
     assert [r["id"] for r in rows] == [1, 2, 3]
-    assert _run(source, _ctx(db, tmp_path))[0].empty
+    assert run_extract(source, _ctx(db, tmp_path))[0].empty
     source_db.insert((5, 2.0, "2024-01-06 00:00:00", "e"), (4, 1.0, "2024-01-05 00:00:00", "d"))
     source_db.execute("UPDATE {t} SET updated_at = '2024-01-07 00:00:00' WHERE id = 1")
-    later, rows = _run(source, _ctx(db, tmp_path))
+    later, rows = run_extract(source, _ctx(db, tmp_path))
     assert [r["id"] for r in rows] == [4, 5, 1]  # in cursor order
     lineage = later.lineage()
     assert str(lineage["from"]).startswith("2024-01-03") and str(lineage["to"]).startswith(
         "2024-01-07"
     )
     assert lineage["kind"] == "sql" and lineage["rows"] == 3
-    assert _run(source, _ctx(db, tmp_path))[0].empty
+    assert run_extract(source, _ctx(db, tmp_path))[0].empty
 
 
 def test_an_uncommitted_run_moves_no_cursor(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table}", cursor="id")
-    _run(source, _ctx(db, tmp_path), commit=False)
-    extract, rows = _run(source, _ctx(db, tmp_path))
+    run_extract(source, _ctx(db, tmp_path), commit=False)
+    extract, rows = run_extract(source, _ctx(db, tmp_path))
     assert not extract.empty and len(rows) == 3
 
 
@@ -175,8 +155,8 @@ def test_a_full_refresh_reads_everything_again(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table}", cursor="id")
-    _run(source, _ctx(db, tmp_path))
-    extract, rows = _run(source, _ctx(db, tmp_path, full=True))
+    run_extract(source, _ctx(db, tmp_path))
+    extract, rows = run_extract(source, _ctx(db, tmp_path, full=True))
     assert not extract.empty and len(rows) == 3
 
 
@@ -185,8 +165,8 @@ def test_large_results_are_read_in_batches_with_a_stable_digest(
 ) -> None:
     source_db.insert(*[(i, float(i), "2024-02-01 00:00:00", f"n{i}") for i in range(10, 30)])
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table} ORDER BY id")
-    first, rows = _run(source, _ctx(db, tmp_path, batch_rows=4), commit=False)
-    second, _ = _run(source, _ctx(db, tmp_path, batch_rows=4), commit=False)
+    first, rows = run_extract(source, _ctx(db, tmp_path, batch_rows=4), commit=False)
+    second, _ = run_extract(source, _ctx(db, tmp_path, batch_rows=4), commit=False)
     assert len(rows) == 23 and [r["id"] for r in rows] == sorted(r["id"] for r in rows)
     assert len(cast(SqlExtract, first).spill.files) == 6  # 23 rows, 4 at a time
     assert first.lineage()["digest"] == second.lineage()["digest"]
@@ -199,14 +179,14 @@ def test_an_empty_result_keeps_its_columns(
         source_db.url, f"SELECT id, note FROM {source_db.table} WHERE id < 0", cursor="id"
     )
     assert set(_types(source, _ctx(db, tmp_path))) == {"id", "note"}
-    assert _run(source, _ctx(db, tmp_path))[0].empty
+    assert run_extract(source, _ctx(db, tmp_path))[0].empty
 
 
 def test_colons_in_the_query_are_not_parameters(
     source_db: SourceDb, db: Database, tmp_path: Path
 ) -> None:
     query = f"SELECT id FROM {source_db.table} WHERE note = 'b:c' OR note = ':id'"
-    _, rows = _run(sql_source(source_db.url, query, cursor="id"), _ctx(db, tmp_path))
+    _, rows = run_extract(sql_source(source_db.url, query, cursor="id"), _ctx(db, tmp_path))
     assert rows == [{"id": 2}]
 
 
@@ -240,7 +220,7 @@ def test_a_relative_sqlite_path_is_found_in_the_workspace(db: Database, tmp_path
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
         conn.execute(text("INSERT INTO t VALUES (7)"))
     engine.dispose()
-    _, rows = _run(sql_source("sqlite:///local.db", "SELECT x FROM t"), _ctx(db, tmp_path))
+    _, rows = run_extract(sql_source("sqlite:///local.db", "SELECT x FROM t"), _ctx(db, tmp_path))
     assert rows == [{"x": 7}]
 
 
@@ -253,7 +233,7 @@ def test_postgres_numeric_and_time_zones_keep_their_meaning(
     types = _types(source, _ctx(db, tmp_path))
     assert types == {"loose": "DOUBLE", "exact": "DECIMAL(6,3)",
                      "at": "TIMESTAMP WITH TIME ZONE", "day": "DATE"}  # fmt: skip
-    _, rows = _run(source, _ctx(db, tmp_path))
+    _, rows = run_extract(source, _ctx(db, tmp_path))
     assert rows[0]["at"] == dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
 
 
@@ -263,10 +243,10 @@ def test_postgres_without_adbc_falls_back_to_sqlalchemy(
 ) -> None:
     monkeypatch.setitem(sys.modules, "adbc_driver_postgresql.dbapi", None)
     source = sql_source(source_db.url, f"SELECT * FROM {source_db.table}", cursor="updated_at")
-    _, rows = _run(source, _ctx(db, tmp_path))
+    _, rows = run_extract(source, _ctx(db, tmp_path))
     assert [r["id"] for r in rows] == [1, 2, 3]
     source_db.insert((4, 1.0, "2024-01-05 00:00:00", "d"))
-    _, rows = _run(source, _ctx(db, tmp_path))
+    _, rows = run_extract(source, _ctx(db, tmp_path))
     assert [r["id"] for r in rows] == [4]
 
 

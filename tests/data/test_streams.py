@@ -25,8 +25,9 @@ import pytest
 import redis
 from sqlalchemy import text
 
+from datakit import run_extract
 from modelyard.config import DataSettings
-from modelyard.data._source import Extract, SourceContext
+from modelyard.data._source import SourceContext
 from modelyard.data._stream_source import StreamExtract, stream_source
 from modelyard.data._streams import EmbeddedStream, RedisStream, open_stream
 from modelyard.errors import (
@@ -39,7 +40,6 @@ from modelyard.store import Database, ensure_schema
 
 if TYPE_CHECKING:
     from modelyard.data._datasets import DatasetStore
-    from modelyard.data._stream_source import StreamSource
 
 REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -90,27 +90,6 @@ def _ctx(
     return SourceContext(pipeline, "clicks", db, datasets, settings, workspace, None, full)
 
 
-def _run(
-    source: StreamSource, ctx: SourceContext, *, commit: bool = True
-) -> tuple[Extract, list[dict[str, Any]]]:
-    """One run by hand; returns the extract and the rows its view held."""
-    extract = source.extract(ctx)
-    con = duckdb.connect()
-    try:
-        extract.register(con, ctx.source)
-        extract.verify(con)
-        rows = con.sql(f"SELECT * FROM {ctx.source}").to_arrow_table().to_pylist()
-        if commit and not extract.empty:
-            with ctx.db.write() as conn:
-                extract.commit(conn, "run" + uuid.uuid4().hex[:8])
-            extract.finish()
-        else:
-            extract.abort()
-    finally:
-        con.close()
-    return extract, rows
-
-
 def _append(db: Database, stream_url: str, name: str, events: list[dict[str, Any]]) -> list[str]:
     with open_stream(name, db=db, settings=DataSettings(stream_url=stream_url)) as stream:
         return stream.append(events)
@@ -119,13 +98,13 @@ def _append(db: Database, stream_url: str, name: str, events: list[dict[str, Any
 def test_each_event_is_loaded_once(db: Database, stream_url: str, name: str) -> None:
     ids = _append(db, stream_url, name, [{"n": i, "page": f"/{i}"} for i in range(5)])
     source = stream_source(name)
-    _, rows = _run(source, _ctx(db, stream_url))
+    _, rows = run_extract(source, _ctx(db, stream_url))
     assert [r["n"] for r in rows] == [0, 1, 2, 3, 4]
     assert [r["_event_id"] for r in rows] == ids
-    again, rows = _run(source, _ctx(db, stream_url))
+    again, rows = run_extract(source, _ctx(db, stream_url))
     assert again.empty and rows == []
     more = _append(db, stream_url, name, [{"n": 5, "page": "/5"}, {"n": 6, "page": "/6"}])
-    later, rows = _run(source, _ctx(db, stream_url))
+    later, rows = run_extract(source, _ctx(db, stream_url))
     assert [r["_event_id"] for r in rows] == more
     assert later.lineage() == {
         "kind": "stream", "backend": "redis" if stream_url else "embedded", "stream": name,
@@ -138,8 +117,8 @@ def test_an_uncommitted_run_leaves_the_events_for_the_next(
 ) -> None:
     _append(db, stream_url, name, [{"n": i} for i in range(3)])
     source = stream_source(name)
-    _run(source, _ctx(db, stream_url), commit=False)
-    extract, rows = _run(source, _ctx(db, stream_url))
+    run_extract(source, _ctx(db, stream_url), commit=False)
+    extract, rows = run_extract(source, _ctx(db, stream_url))
     assert not extract.empty and [r["n"] for r in rows] == [0, 1, 2]
 
 
@@ -150,7 +129,7 @@ def test_events_are_read_in_batches_up_to_max_events(
     source = stream_source(name, max_events=5)
     loads = []
     for _ in range(4):
-        extract, rows = _run(source, _ctx(db, stream_url, batch_rows=2))
+        extract, rows = run_extract(source, _ctx(db, stream_url, batch_rows=2))
         loads.append([r["n"] for r in rows])
         if rows:
             assert len(cast(StreamExtract, extract).spill.files) == (len(rows) + 1) // 2
@@ -202,7 +181,7 @@ def test_undeclared_fields_that_disagree_become_text(
     db: Database, stream_url: str, name: str
 ) -> None:
     _append(db, stream_url, name, [{"v": 1}, {"v": "x"}, {"v": True}, {"w": None}])
-    _, rows = _run(stream_source(name), _ctx(db, stream_url))
+    _, rows = run_extract(stream_source(name), _ctx(db, stream_url))
     assert [(r["v"], r["w"]) for r in rows] == [
         ("1", None),
         ("x", None),
@@ -214,25 +193,25 @@ def test_undeclared_fields_that_disagree_become_text(
 def test_a_full_refresh_reads_every_event_again(db: Database, stream_url: str, name: str) -> None:
     _append(db, stream_url, name, [{"n": i} for i in range(3)])
     source = stream_source(name)
-    _run(source, _ctx(db, stream_url))
-    _, rows = _run(source, _ctx(db, stream_url, full=True))
+    run_extract(source, _ctx(db, stream_url))
+    _, rows = run_extract(source, _ctx(db, stream_url, full=True))
     assert [r["n"] for r in rows] == [0, 1, 2]
     _append(db, stream_url, name, [{"n": 3}])
-    _, rows = _run(source, _ctx(db, stream_url))  # the refresh moved the cursor
+    _, rows = run_extract(source, _ctx(db, stream_url))  # the refresh moved the cursor
     assert [r["n"] for r in rows] == [3]
 
 
 def test_each_pipeline_has_its_own_cursor(db: Database, stream_url: str, name: str) -> None:
     _append(db, stream_url, name, [{"n": 1}])
-    _run(stream_source(name, group="a"), _ctx(db, stream_url, pipeline="first"))
-    _, rows = _run(stream_source(name, group="b"), _ctx(db, stream_url, pipeline="second"))
+    run_extract(stream_source(name, group="a"), _ctx(db, stream_url, pipeline="first"))
+    _, rows = run_extract(stream_source(name, group="b"), _ctx(db, stream_url, pipeline="second"))
     assert [r["n"] for r in rows] == [1]
 
 
 def test_event_times_come_from_the_log(db: Database, stream_url: str, name: str) -> None:
     before = time.time()
     _append(db, stream_url, name, [{"n": 1}])
-    _, rows = _run(stream_source(name), _ctx(db, stream_url))
+    _, rows = run_extract(stream_source(name), _ctx(db, stream_url))
     stamp = rows[0]["_event_time"].replace(tzinfo=dt.UTC).timestamp()  # naive UTC
     assert before - 1 <= stamp <= time.time() + 1
 
@@ -272,7 +251,7 @@ def test_redis_entries_loaded_before_a_lost_ack_are_dropped_and_acked(
         extract.commit(conn, "run1")
     cast(StreamExtract, extract).release()  # the run dies before finish(): nothing acked
     assert _pending(redis_url, redis_name) == 3
-    again, rows = _run(source, _ctx(db, redis_url))
+    again, rows = run_extract(source, _ctx(db, redis_url))
     assert again.empty and rows == []
     assert _pending(redis_url, redis_name) == 0  # abort() acknowledged the stale entries
 
@@ -283,7 +262,7 @@ def test_other_producers_fields_are_read_as_text(
     client = redis.Redis.from_url(redis_url)
     client.xadd(redis_name, {"user": "7", "page": "/"})
     client.close()
-    _, rows = _run(stream_source(redis_name), _ctx(_sqlite(tmp_path), redis_url))
+    _, rows = run_extract(stream_source(redis_name), _ctx(_sqlite(tmp_path), redis_url))
     assert [(r["user"], r["page"]) for r in rows] == [("7", "/")]
 
 

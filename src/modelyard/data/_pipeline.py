@@ -31,7 +31,7 @@ from modelyard.data._types import LoadMode
 from modelyard.errors import PipelineDefinitionError, ValidationError
 
 if TYPE_CHECKING:
-    from modelyard.data._checks import Check
+    from modelyard.data._checks_base import Check
 
 __all__ = ["Load", "Pipeline", "Step"]
 

@@ -32,11 +32,11 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import tenacity
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from modelyard._ids import new_id, now_ms
 from modelyard.config import DataSettings
-from modelyard.data._checks import CheckContext, run_checks
+from modelyard.data._checks_base import CheckContext, run_checks
 from modelyard.data._datasets import DatasetStore
 from modelyard.data._discover import discover, find_pipeline
 from modelyard.data._duck import connect, ident, literal
@@ -162,11 +162,12 @@ class PipelineRunner:
                         pipeline, run_id, date, full_refresh, progress or _quiet, attempts
                     )
         except ModelyardError as exc:
-            self._fail(run_id, attempts, exc.to_dict(), getattr(exc, "report", {}))
+            report = getattr(exc, "report", {})
+            self._finish(run_id, RunStatus.FAILED, attempts, error=exc.to_dict(), report=report)
             raise
         except BaseException as exc:
             error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
-            self._fail(run_id, attempts, error, {})
+            self._finish(run_id, RunStatus.FAILED, attempts, error=error)
             raise
         return self.get_run(run_id)
 
@@ -243,7 +244,7 @@ class PipelineRunner:
                 progress("extract", total, total)
                 inputs = [{"source": n, **e.lineage()} for n, e in extracts.items()]
                 if all(e.empty for e in extracts.values()):
-                    self._finish(run_id, RunStatus.SKIPPED, attempts, inputs, [], {})
+                    self._finish(run_id, RunStatus.SKIPPED, attempts, inputs=inputs)
                     for e in extracts.values():
                         e.abort()
                     return
@@ -432,57 +433,12 @@ class PipelineRunner:
                 )
             for e in extracts.values():
                 e.commit(conn, run_id)
-            conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.id == run_id)
-                .values(
-                    status=str(RunStatus.SUCCEEDED),
-                    ended_at=now_ms(),
-                    attempts=attempts,
-                    inputs=inputs,
-                    outputs=outputs,
-                    report=report,
-                )
-            )
+            _end(conn, run_id, RunStatus.SUCCEEDED, attempts, inputs=inputs, outputs=outputs,
+                 report=report)  # fmt: skip
 
-    def _finish(
-        self,
-        run_id: str,
-        status: RunStatus,
-        attempts: int,
-        inputs: list[dict[str, Any]],
-        outputs: list[dict[str, Any]],
-        report: dict[str, Any],
-    ) -> None:
+    def _finish(self, run_id: str, status: RunStatus, attempts: int, **values: Any) -> None:
         with self.db.write() as conn:
-            conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.id == run_id)
-                .values(
-                    status=str(status),
-                    ended_at=now_ms(),
-                    attempts=attempts,
-                    inputs=inputs,
-                    outputs=outputs,
-                    report=report,
-                )
-            )
-
-    def _fail(
-        self, run_id: str, attempts: int, error: dict[str, Any], report: dict[str, Any]
-    ) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.id == run_id)
-                .values(
-                    status=str(RunStatus.FAILED),
-                    ended_at=now_ms(),
-                    attempts=attempts,
-                    error=error,
-                    report=report,
-                )
-            )
+            _end(conn, run_id, status, attempts, **values)
 
     def _code_version(self, pipeline: Pipeline) -> dict[str, Any]:
         code: dict[str, Any] = {"module": pipeline.module, "digest": None, "git_commit": None}
@@ -492,6 +448,15 @@ class PipelineRunner:
                 code["digest"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
             code["git_commit"] = git_commit(path.parent)
         return code
+
+
+def _end(conn: Connection, run_id: str, status: RunStatus, attempts: int, **values: Any) -> None:
+    """Record how run ``run_id`` ended (inputs, outputs, report or error in ``values``)."""
+    conn.execute(
+        update(pipeline_runs)
+        .where(pipeline_runs.c.id == run_id)
+        .values(status=str(status), ended_at=now_ms(), attempts=attempts, **values)
+    )
 
 
 def _run(row: Any) -> PipelineRun:
