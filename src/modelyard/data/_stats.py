@@ -109,7 +109,8 @@ def column_stats(
         distinct, mean, binned, lo, hi = second[5 * i : 5 * i + 5]
         if column["type"] == "BOOLEAN":
             column["min"], column["max"] = lo, hi
-        column["distinct"] = None if distinct is None else int(distinct)
+        # HyperLogLog can overshoot by a few percent: never more distinct values than values
+        column["distinct"] = None if distinct is None else min(int(distinct), column["count"])
         column["mean"] = json_safe(mean)
         if column["edges"]:
             buckets = {float(k): int(n) for k, n in dict(binned or {}).items()}
