@@ -18,6 +18,7 @@ PACKAGES = [
     "modelyard.access",
     "modelyard.data",
     "modelyard.data.checks",
+    "modelyard.features",
     "modelyard.serving",
     "modelyard.quickstart",
     "modelyard.cli",

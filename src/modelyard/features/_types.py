@@ -1,0 +1,148 @@
+"""Feature definitions: entities, feature views over datasets, feature services.
+
+A feature is defined once, here, and computed from the same definition for training
+(offline, point-in-time correct) and for serving (online).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard.errors import ValidationError
+
+__all__ = ["Entity", "FeatureService", "FeatureView", "Field", "parse_refs"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _check(kind: str, name: str) -> str:
+    if not _NAME.match(name):
+        raise ValidationError(f"{kind} name {name!r} must be a Python identifier (max 63)")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A typed column: a feature, or a join key (DuckDB type names: BIGINT, DOUBLE...)."""
+
+    name: str
+    dtype: str
+
+    def __post_init__(self) -> None:
+        _check("field", self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """What features describe (a user, a merchant), identified by typed join keys."""
+
+    name: str
+    join_keys: tuple[Field, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check("entity", self.name)
+        if not self.join_keys:
+            raise ValidationError(f"entity {self.name!r} needs at least one join key")
+
+    @classmethod
+    def of(cls, name: str, keys: Mapping[str, str], description: str = "") -> Entity:
+        """``Entity.of("user", {"user_id": "BIGINT"})``."""
+        return cls(name, tuple(Field(k, t) for k, t in keys.items()), description)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureView:
+    """Features of some entities, read from a dataset with an event timestamp.
+
+    Args:
+        ttl: how old a feature row may be at the entity's timestamp and still be used
+            (inclusive); zero means no limit, as in Feast.
+        created_timestamp_field: breaks ties between rows with the same event timestamp
+            (the latest created wins).
+    """
+
+    name: str
+    entities: tuple[Entity, ...]
+    source: str  # a dataset name
+    features: tuple[Field, ...]
+    timestamp_field: str = "event_timestamp"
+    created_timestamp_field: str | None = None
+    ttl: dt.timedelta = dt.timedelta(0)
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check("feature view", self.name)
+        if not self.entities:
+            raise ValidationError(f"feature view {self.name!r} needs at least one entity")
+        if not self.features:
+            raise ValidationError(f"feature view {self.name!r} declares no features")
+        if self.ttl < dt.timedelta(0):
+            raise ValidationError(f"feature view {self.name!r}: ttl cannot be negative")
+        names = [f.name for f in self.features]
+        clash = set(names) & {*self.join_key_names, self.timestamp_field}
+        if len(set(names)) != len(names) or clash:
+            raise ValidationError(
+                f"feature view {self.name!r}: feature names must be unique and differ from "
+                f"its join keys and timestamp ({', '.join(sorted(clash)) or 'duplicates'})"
+            )
+
+    @property
+    def join_keys(self) -> tuple[Field, ...]:
+        return tuple(key for entity in self.entities for key in entity.join_keys)
+
+    @property
+    def join_key_names(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.join_keys)
+
+    def feature(self, name: str) -> Field:
+        for f in self.features:
+            if f.name == name:
+                return f
+        known = ", ".join(f.name for f in self.features)
+        raise ValidationError(
+            f"feature view {self.name!r} has no feature {name!r} (features: {known})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "entities": [e.name for e in self.entities],
+            "join_keys": {k.name: k.dtype for k in self.join_keys},
+            "source": self.source,
+            "features": {f.name: f.dtype for f in self.features},
+            "timestamp_field": self.timestamp_field,
+            "created_timestamp_field": self.created_timestamp_field,
+            "ttl_seconds": self.ttl.total_seconds(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureService:
+    """A named set of features that a model or deployment uses: ``view:feature`` refs, or
+    whole views."""
+
+    name: str
+    features: tuple[str, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check("feature service", self.name)
+        if not self.features:
+            raise ValidationError(f"feature service {self.name!r} lists no features")
+
+
+def parse_refs(refs: Sequence[str]) -> list[tuple[str, str]]:
+    """``["user_stats:txn_count_1h", ...]`` as (view, feature) pairs."""
+    pairs = []
+    for ref in refs:
+        view, sep, feature = ref.partition(":")
+        if not sep or not view or not feature:
+            raise ValidationError(f"feature reference {ref!r} is not 'view:feature'")
+        pairs.append((view, feature))
+    return pairs
