@@ -122,3 +122,21 @@ def sqlite_workspace(tmp_path: Path) -> Iterator[Workspace]:
     ws.start()
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def data_ws(db_url: str, tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace on each metadata backend, with small batches and no retry pauses."""
+    from modelyard import Workspace
+    from modelyard.config import load_settings
+
+    ws = Workspace(
+        load_settings(
+            tmp_path / "ws",
+            metadata_url=db_url,
+            data={"batch_rows": 1000, "retry_backoff_s": 0.0, "memory_limit": "512MB"},
+        )
+    )
+    ws.start()
+    yield ws
+    ws.close()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from modelyard.access import KeyStore
     from modelyard.data import DatasetStore, LineageGraph, PipelineRunner
     from modelyard.deployments import DeploymentStore
+    from modelyard.features import FeatureStore
     from modelyard.registry import Registry
 
 __all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
@@ -91,6 +92,15 @@ class Workspace:
         from modelyard.data import PipelineRunner
 
         return PipelineRunner(self.db, self.datasets, self.settings.data, self.path)
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """Feature definitions (``features/*.py``), training data and serving data."""
+        from modelyard.features import FeatureStore
+
+        return FeatureStore(
+            self.db, self.datasets, self.settings.features, self.settings.data, self.path
+        )
 
     def lineage(self, ref: str) -> LineageGraph:
         """Everything upstream of ``ref`` (a model URI, dataset version, run id): training

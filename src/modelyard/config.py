@@ -33,6 +33,7 @@ from modelyard.errors import ConfigError
 __all__ = [
     "CONFIG_FILE",
     "DataSettings",
+    "FeatureSettings",
     "ServingSettings",
     "Settings",
     "find_workspace",
@@ -96,6 +97,19 @@ class DataSettings(BaseModel):
     retry_backoff_s: float = Field(default=1.0, ge=0, description="First retry pause; doubles.")
 
 
+class FeatureSettings(BaseModel):
+    """The ``[features]`` table: definitions and the online store."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    definitions_dir: str = Field(
+        default="features", description="Folder of feature definition modules."
+    )
+    online_url: str = Field(
+        default="", description="Online store: empty = SQLite in the state folder; redis://."
+    )
+
+
 class Settings(BaseSettings):
     """Everything a workspace is configured by. Read once, then frozen."""
 
@@ -130,6 +144,7 @@ class Settings(BaseSettings):
     )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
 
     def resolved_predictions_dir(self) -> Path:
         """Absolute folder of the prediction log."""

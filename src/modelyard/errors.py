@@ -21,6 +21,7 @@ ModelyardError
  │    ├── DatasetNotFoundError
  │    ├── DatasetVersionNotFoundError
  │    ├── PipelineNotFoundError
+ │    ├── FeatureNotFoundError                  an unknown entity, feature view, feature or service
  │    ├── SourceNotFoundError    (FileNotFoundError) a source file or glob that matches nothing
  │    ├── VersionNotServedError                  a version no target of a deployment serves
  │    └── ApiKeyNotFoundError
@@ -62,6 +63,7 @@ __all__ = [
     "DatasetVersionNotFoundError",
     "DeploymentNotFoundError",
     "ExperimentNotFoundError",
+    "FeatureNotFoundError",
     "FilterSyntaxError",
     "FlavorError",
     "IntegrityError",
@@ -424,4 +426,15 @@ class StepFailedError(ModelyardError, RuntimeError):
         super().__init__(
             f"step {step!r} raised {type(exc).__name__}: {exc}",
             details={"step": step, "exception": type(exc).__name__},
+        )
+
+
+class FeatureNotFoundError(NotFoundError):
+    """An entity, feature view, feature or feature service that is not registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        hint = f"{kind}s: {', '.join(known)}" if known else f"no {kind}s are registered"
+        super().__init__(
+            f"{kind} {name!r} does not exist ({hint})",
+            details={"kind": kind, "name": name, "known": known},
         )

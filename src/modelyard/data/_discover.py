@@ -3,12 +3,9 @@ the Python files of its pipelines folder (``[data] pipelines_dir``, default ``pi
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
-import traceback
 from pathlib import Path
 
+from modelyard._modules import load_folder
 from modelyard.data._pipeline import Pipeline
 from modelyard.errors import PipelineDefinitionError, PipelineNotFoundError
 
@@ -18,12 +15,9 @@ __all__ = ["discover", "find_pipeline"]
 def discover(folder: Path) -> dict[str, Pipeline]:
     """Import every ``*.py`` in ``folder`` and collect its pipelines by name."""
     found: dict[str, Pipeline] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        for pipeline in _load(path):
+    for path, module in load_folder(folder, "modelyard_pipelines", PipelineDefinitionError):
+        for pipeline in (v for v in vars(module).values() if isinstance(v, Pipeline)):
+            pipeline.module = str(path.resolve())
             if pipeline.name in found:
                 raise PipelineDefinitionError(
                     f"pipeline {pipeline.name!r} is defined twice: in {found[pipeline.name].module}"
@@ -38,28 +32,3 @@ def find_pipeline(folder: Path, name: str) -> Pipeline:
     if name not in pipelines:
         raise PipelineNotFoundError(name, sorted(pipelines))
     return pipelines[name]
-
-
-def _load(path: Path) -> list[Pipeline]:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"modelyard_pipelines.{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            where = f"{path}:{exc.lineno}"
-        raise PipelineDefinitionError(
-            f"cannot load pipelines from {where}: {type(exc).__name__}: {exc}"
-        ) from exc
-    pipelines = [v for v in vars(module).values() if isinstance(v, Pipeline)]
-    for pipeline in pipelines:
-        pipeline.module = str(path.resolve())
-    return pipelines

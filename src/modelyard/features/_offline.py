@@ -19,7 +19,7 @@ from modelyard.data._duck import ident
 from modelyard.errors import ValidationError
 from modelyard.features._types import FeatureView
 
-__all__ = ["ViewInput", "point_in_time_sql"]
+__all__ = ["ViewInput", "point_in_time_sql", "same_family"]
 
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
             "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")  # fmt: skip
@@ -38,9 +38,21 @@ def _family(dtype: str) -> str:
     upper = dtype.upper()
     if upper in _INTEGER:
         return "integer"
+    if upper in ("FLOAT", "DOUBLE", "REAL") or upper.startswith("DECIMAL"):
+        return "float"
     if upper.startswith(("VARCHAR", "STRING", "TEXT")):
         return "string"
+    if upper in ("BOOL", "BOOLEAN"):
+        return "boolean"
+    if upper.startswith(("TIMESTAMP", "DATETIME")):
+        return "timestamp"
     return upper
+
+
+def same_family(a: str, b: str) -> bool:
+    """Whether DuckDB types ``a`` and ``b`` hold the same kind of value (any integer width,
+    any float, any text, any timestamp)."""
+    return _family(a) == _family(b)
 
 
 def point_in_time_sql(
@@ -76,7 +88,7 @@ def point_in_time_sql(
                     f"feature view {view.name!r} joins on {key.name!r}, which the entity rows "
                     f"lack (columns: {', '.join(columns)})"
                 )
-            if _family(columns[key.name]) != _family(key.dtype):
+            if not same_family(columns[key.name], key.dtype):
                 raise ValidationError(
                     f"join key {key.name!r} of the entity rows is {columns[key.name]}, but "
                     f"feature view {view.name!r} declares {key.dtype}"

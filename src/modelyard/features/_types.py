@@ -17,6 +17,7 @@ from modelyard.errors import ValidationError
 __all__ = ["Entity", "FeatureService", "FeatureView", "Field", "parse_refs"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_REF = re.compile(r"^(?P<view>[A-Za-z_]\w*)(?:@v(?P<version>\d+))?:(?P<feature>[A-Za-z_]\w*|\*)$")
 
 
 def _check(kind: str, name: str) -> str:
@@ -53,6 +54,17 @@ class Entity:
     def of(cls, name: str, keys: Mapping[str, str], description: str = "") -> Entity:
         """``Entity.of("user", {"user_id": "BIGINT"})``."""
         return cls(name, tuple(Field(k, t) for k, t in keys.items()), description)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "join_keys": {k.name: k.dtype for k in self.join_keys},
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
+        return cls.of(data["name"], data["join_keys"], data.get("description", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +124,29 @@ class FeatureView:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "entities": [e.name for e in self.entities],
-            "join_keys": {k.name: k.dtype for k in self.join_keys},
+            "entities": [e.to_dict() for e in self.entities],
             "source": self.source,
             "features": {f.name: f.dtype for f in self.features},
             "timestamp_field": self.timestamp_field,
             "created_timestamp_field": self.created_timestamp_field,
             "ttl_seconds": self.ttl.total_seconds(),
+            "description": self.description,
+            "tags": dict(self.tags),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureView:
+        return cls(
+            name=data["name"],
+            entities=tuple(Entity.from_dict(e) for e in data["entities"]),
+            source=data["source"],
+            features=tuple(Field(n, t) for n, t in data["features"].items()),
+            timestamp_field=data["timestamp_field"],
+            created_timestamp_field=data.get("created_timestamp_field"),
+            ttl=dt.timedelta(seconds=data.get("ttl_seconds", 0)),
+            description=data.get("description", ""),
+            tags=dict(data.get("tags", {})),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +162,26 @@ class FeatureService:
         _check("feature service", self.name)
         if not self.features:
             raise ValidationError(f"feature service {self.name!r} lists no features")
+        parse_refs(self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "features": list(self.features), "description": self.description}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureService:
+        return cls(data["name"], tuple(data["features"]), data.get("description", ""))
 
 
-def parse_refs(refs: Sequence[str]) -> list[tuple[str, str]]:
-    """``["user_stats:txn_count_1h", ...]`` as (view, feature) pairs."""
-    pairs = []
+def parse_refs(refs: Sequence[str]) -> list[tuple[str, int | None, str]]:
+    """``["user_stats:txn_count_1h", "user_stats@v1:amount", "user_stats:*"]`` as
+    (view, version or None for the latest, feature or ``*`` for all) triples."""
+    triples: list[tuple[str, int | None, str]] = []
     for ref in refs:
-        view, sep, feature = ref.partition(":")
-        if not sep or not view or not feature:
-            raise ValidationError(f"feature reference {ref!r} is not 'view:feature'")
-        pairs.append((view, feature))
-    return pairs
+        match = _REF.match(ref)
+        if not match:
+            raise ValidationError(
+                f"feature reference {ref!r} is not 'view:feature' (or 'view@v2:feature', 'view:*')"
+            )
+        version = match.group("version")
+        triples.append((match.group("view"), int(version) if version else None, match["feature"]))
+    return triples

@@ -34,6 +34,8 @@ __all__ = [
     "deployment_status",
     "deployments",
     "experiments",
+    "feature_definitions",
+    "feature_materializations",
     "latest_metrics",
     "metadata",
     "metrics",
@@ -337,4 +339,31 @@ stream_events = Table(  # the embedded stream: an append-only log in the metadat
     Column("payload", JSON, nullable=False),
     Column("created_at", Millis, nullable=False),
     Index(None, "stream", "id"),
+)
+
+# -- features: versioned definitions and materialization state ---------------------------
+
+feature_definitions = Table(  # entities, feature views and services, every version kept
+    "feature_definitions",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the canonical definition
+    Column("definition", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("kind", "name", "version"),
+)
+
+feature_materializations = Table(  # how far each view version is in the online store
+    "feature_materializations",
+    metadata,
+    Column("view", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("store", String(255), nullable=False),  # the online store it was written to
+    Column("until", Millis, nullable=False),  # event time (ms) materialized up to
+    Column("dataset_version", String(64)),
+    Column("rows", BigInteger, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    PrimaryKeyConstraint("view", "version", "store"),
 )

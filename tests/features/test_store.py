@@ -1,0 +1,144 @@
+"""Registering feature definitions and building training data from datasets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from modelyard import Workspace
+from modelyard.errors import FeatureNotFoundError, ValidationError
+from modelyard.features import Action, Entity, FeatureService, FeatureView, Field
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+STAMP = pa.timestamp("us", "UTC")
+USER = Entity.of("user", {"user_id": "BIGINT"})
+
+
+def at(hours: float) -> dt.datetime:
+    return BASE + dt.timedelta(hours=hours)
+
+
+def stats_view(**changes: object) -> FeatureView:
+    values: dict[str, object] = {
+        "name": "user_stats",
+        "entities": (USER,),
+        "source": "user_stats",
+        "features": (Field("txn_count", "BIGINT"), Field("amount_mean", "DOUBLE")),
+        "ttl": dt.timedelta(hours=2),
+    }
+    values.update(changes)
+    return FeatureView(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ws(data_ws: Workspace) -> Workspace:
+    data_ws.datasets.write(
+        "user_stats",
+        pa.table(
+            {
+                "user_id": pa.array([1, 1, 2], pa.int64()),
+                "event_timestamp": pa.array([at(0), at(1), at(0.5)], STAMP),
+                "txn_count": pa.array([3, 4, 9], pa.int64()),
+                "amount_mean": [10.0, 12.5, 99.0],
+            }
+        ),
+    )
+    return data_ws
+
+
+def test_apply_registers_then_versions_changed_views(ws: Workspace) -> None:
+    service = FeatureService("fraud", ("user_stats:txn_count",))
+    first = ws.features.apply([USER, stats_view(), service])
+    assert [(i.kind, i.action, i.version) for i in first.items] == [
+        ("entity", Action.ADD, 1),
+        ("feature_view", Action.ADD, 1),
+        ("feature_service", Action.ADD, 1),
+    ]
+
+    again = ws.features.apply([USER, stats_view(), service])
+    assert [i.action for i in again.items] == [Action.UNCHANGED] * 3
+
+    changed = ws.features.apply([USER, stats_view(ttl=dt.timedelta(hours=5)), service])
+    update = changed.items[1]
+    assert (update.action, update.version, update.changes) == (Action.UPDATE, 2, ("ttl_seconds",))
+    assert ws.features.registry.view("user_stats").view.ttl == dt.timedelta(hours=5)
+    assert ws.features.registry.view("user_stats", 1).view.ttl == dt.timedelta(hours=2)
+
+
+def test_a_view_whose_dataset_lacks_a_column_is_refused_and_nothing_changes(
+    ws: Workspace,
+) -> None:
+    broken = stats_view(features=(Field("txn_count", "BIGINT"), Field("missing", "DOUBLE")))
+    with pytest.raises(ValidationError, match="no column 'missing'") as caught:
+        ws.features.apply([USER, broken])
+    assert "nothing was applied" in str(caught.value)
+    assert ws.features.registry.names("entity") == []
+    wrong_type = stats_view(features=(Field("txn_count", "VARCHAR"),))
+    with pytest.raises(ValidationError, match="'txn_count' is BIGINT"):
+        ws.features.apply([wrong_type])
+    with pytest.raises(ValidationError, match="'nope' does not exist"):
+        ws.features.apply([stats_view(source="nope")])
+
+
+def test_historical_features_are_point_in_time_and_recorded_in_lineage(ws: Workspace) -> None:
+    ws.features.apply([USER, stats_view()])
+    rows = pa.table(
+        {
+            "user_id": pa.array([1, 1, 2, 3, 1], pa.int64()),
+            "event_timestamp": pa.array([at(0.5), at(1), at(3), at(1), at(4)], STAMP),
+        }
+    )
+    with ws.start_run("fraud") as run:
+        table = ws.features.get_historical_features(
+            rows, ["user_stats:txn_count", "user_stats:amount_mean"], run=run
+        )
+
+    assert table.column("txn_count").to_pylist() == [3, 4, None, None, None]
+    assert table.column("amount_mean").to_pylist() == [10.0, 12.5, None, None, None]
+    assert table.column("user_id").to_pylist() == [1, 1, 2, 3, 1]
+    inputs = {(i.kind, i.ref) for i in ws.tracking.get_run(run.id).inputs}
+    version = ws.datasets.get("user_stats")
+    assert ("feature_view", "user_stats@v1") in inputs
+    assert ("dataset_version", f"user_stats@{version.id}") in inputs
+
+
+def test_unknown_views_and_features_list_what_exists(ws: Workspace) -> None:
+    ws.features.apply([USER, stats_view()])
+    rows = pa.table({"user_id": [1], "event_timestamp": pa.array([at(1)], STAMP)})
+    with pytest.raises(FeatureNotFoundError, match="feature views: user_stats"):
+        ws.features.get_historical_features(rows, ["nope:txn_count"])
+    with pytest.raises(FeatureNotFoundError, match="txn_count, amount_mean"):
+        ws.features.get_historical_features(rows, ["user_stats:nope"])
+    with pytest.raises(ValidationError, match="not 'view:feature'"):
+        ws.features.get_historical_features(rows, ["user_stats.txn_count"])
+
+
+def test_a_feature_service_names_the_features(ws: Workspace) -> None:
+    ws.features.apply([USER, stats_view(), FeatureService("fraud", ("user_stats:*",))])
+    rows = pa.table({"user_id": [1], "event_timestamp": pa.array([at(1)], STAMP)})
+
+    table = ws.features.get_historical_features(rows, "fraud", full_feature_names=True)
+
+    assert table.column_names == [
+        "user_id", "event_timestamp", "user_stats__txn_count", "user_stats__amount_mean"
+    ]  # fmt: skip
+
+
+def test_definitions_are_discovered_from_the_workspace(ws: Workspace) -> None:
+    folder = ws.features.folder
+    folder.mkdir(parents=True)
+    (folder / "fraud.py").write_text(
+        "import datetime as dt\n"
+        "from modelyard.features import Entity, FeatureView, Field\n"
+        "user = Entity.of('user', {'user_id': 'BIGINT'})\n"
+        "stats = FeatureView('user_stats', (user,), 'user_stats',\n"
+        "                    (Field('txn_count', 'BIGINT'),), ttl=dt.timedelta(hours=1))\n"
+    )
+
+    plan = ws.features.apply()
+
+    assert sorted((i.kind, i.name) for i in plan.items) == [
+        ("entity", "user"), ("feature_view", "user_stats")
+    ]  # fmt: skip
