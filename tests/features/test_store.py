@@ -5,11 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from modelyard import Workspace
 from modelyard.errors import FeatureNotFoundError, ValidationError
-from modelyard.features import Action, Entity, FeatureService, FeatureView, Field
+from modelyard.features import (
+    Action,
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    on_demand_feature_view,
+)
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 STAMP = pa.timestamp("us", "UTC")
@@ -142,3 +150,45 @@ def test_definitions_are_discovered_from_the_workspace(ws: Workspace) -> None:
     assert sorted((i.kind, i.name) for i in plan.items) == [
         ("entity", "user"), ("feature_view", "user_stats")
     ]  # fmt: skip
+
+
+@on_demand_feature_view(
+    sources=["user_stats:amount_mean"],
+    request=[Field("amount", "DOUBLE")],
+    schema=[Field("amount_vs_mean", "DOUBLE")],
+)
+def amount_ratio(rows: pa.Table) -> pa.Table:
+    return pa.table({"amount_vs_mean": pc.divide(rows["amount"], rows["amount_mean"])})
+
+
+def test_on_demand_views_run_on_training_rows_and_version_by_their_code(ws: Workspace) -> None:
+    first = ws.features.apply([USER, stats_view(), amount_ratio])
+    assert first.items[-1].kind == "on_demand_feature_view"
+    rows = pa.table(
+        {
+            "user_id": pa.array([1, 2], pa.int64()),
+            "event_timestamp": pa.array([at(1), at(0.5)], STAMP),
+            "amount": [25.0, 9.9],
+        }
+    )
+
+    table = ws.features.get_historical_features(
+        rows, ["user_stats:txn_count", "amount_ratio:amount_vs_mean"]
+    )
+
+    assert table.column_names == ["user_id", "event_timestamp", "amount", "txn_count",
+                                  "amount_vs_mean"]  # fmt: skip
+    assert table.column("amount_vs_mean").to_pylist() == [2.0, 0.1]
+    again = ws.features.apply([USER, stats_view(), amount_ratio])
+    assert [i.action for i in again.items] == [Action.UNCHANGED] * 3
+    with pytest.raises(ValidationError, match="needs the request field 'amount'"):
+        ws.features.get_historical_features(rows.drop_columns(["amount"]), ["amount_ratio:*"])
+
+
+def test_an_on_demand_view_over_an_unknown_feature_is_refused(ws: Workspace) -> None:
+    @on_demand_feature_view(sources=["user_stats:nope"], schema=[Field("x", "DOUBLE")])
+    def broken(rows: pa.Table) -> pa.Table:
+        return rows
+
+    with pytest.raises(ValidationError, match="has no feature 'nope'"):
+        ws.features.apply([USER, stats_view(), broken])

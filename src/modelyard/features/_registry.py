@@ -29,16 +29,26 @@ from modelyard.errors import (
     ValidationError,
 )
 from modelyard.features._offline import same_family
+from modelyard.features._on_demand import OnDemandFeatureView
 from modelyard.features._types import Entity, FeatureService, FeatureView, parse_refs
 from modelyard.store import Database
 from modelyard.store._schema import feature_definitions
 
-__all__ = ["Action", "FeatureRegistry", "Plan", "PlanItem", "RegisteredView", "discover"]
+__all__ = [
+    "Action",
+    "FeatureRegistry",
+    "Plan",
+    "PlanItem",
+    "RegisteredView",
+    "Resolved",
+    "discover",
+]
 
-Definition = Entity | FeatureView | FeatureService
+Definition = Entity | FeatureView | FeatureService | OnDemandFeatureView
 _KINDS: dict[type[Any], str] = {
     Entity: "entity",
     FeatureView: "feature_view",
+    OnDemandFeatureView: "on_demand_feature_view",
     FeatureService: "feature_service",
 }
 
@@ -106,7 +116,20 @@ def discover(folder: Path) -> list[Definition]:
 
 
 def _digest(data: dict[str, Any]) -> str:
+    """The version identity of a definition: a transform counts by its source text, not
+    by its pickled bytes (which differ between processes)."""
+    data = {k: v for k, v in data.items() if k != "udf"}
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Feature refs resolved: views with the features to read, on-demand views with the
+    outputs asked for, and the (view, feature) pairs read only as transform inputs."""
+
+    views: list[tuple[RegisteredView, list[str]]]
+    on_demand: list[tuple[OnDemandFeatureView, list[str]]]
+    hidden: set[tuple[str, str]]
 
 
 class FeatureRegistry:
@@ -171,23 +194,29 @@ class FeatureRegistry:
     def _check(self, objects: Sequence[Definition]) -> None:
         """Every problem with ``objects``, raised together, before anything is written."""
         problems: list[str] = []
-        views = {o.name: o for o in objects if isinstance(o, FeatureView)}
+        views: dict[str, FeatureView | OnDemandFeatureView] = {
+            o.name: o for o in objects if isinstance(o, FeatureView | OnDemandFeatureView)
+        }
         for view in views.values():
-            problems += self._view_problems(view)
-        for service in (o for o in objects if isinstance(o, FeatureService)):
-            for name, version, feature in parse_refs(service.features):
+            if isinstance(view, FeatureView):
+                problems += self._view_problems(view)
+        users = [o for o in objects if isinstance(o, FeatureService | OnDemandFeatureView)]
+        for user in users:
+            label = f"{_KINDS[type(user)].replace('_', ' ')} {user.name!r}"
+            refs = user.features if isinstance(user, FeatureService) else user.sources
+            for name, version, feature in parse_refs(refs):
                 used = views.get(name) if version is None else None
                 if used is None:
                     try:
                         used = self.view(name, version).view
                     except FeatureNotFoundError:
-                        problems.append(f"feature service {service.name!r}: no view {name!r}")
+                        problems.append(f"{label}: no view {name!r}")
                         continue
                 known = [f.name for f in used.features]
                 if feature != "*" and feature not in known:
                     problems.append(
-                        f"feature service {service.name!r}: view {name!r} has no feature "
-                        f"{feature!r} (features: {', '.join(known)})"
+                        f"{label}: view {name!r} has no feature {feature!r} "
+                        f"(features: {', '.join(known)})"
                     )
         if problems:
             raise ValidationError(
@@ -282,6 +311,39 @@ class FeatureRegistry:
         if row is None:
             raise FeatureNotFoundError("feature service", name, self.names("feature_service"))
         return FeatureService.from_dict(row["definition"])
+
+    def on_demand_view(self, name: str) -> OnDemandFeatureView:
+        with self.db.read() as conn:
+            row = self._latest_row(conn, "on_demand_feature_view", name)
+        if row is None:
+            raise FeatureNotFoundError(
+                "on-demand feature view", name, self.names("on_demand_feature_view")
+            )
+        return OnDemandFeatureView.from_dict(row["definition"])
+
+    def resolve_all(self, features: Sequence[str] | str) -> Resolved:
+        """Like :meth:`resolve`, with on-demand views: their source features are fetched
+        too (listed in ``hidden`` when not asked for) so that the transforms can run."""
+        refs = self.service(features).features if isinstance(features, str) else features
+        on_demand_names = set(self.names("on_demand_feature_view"))
+        plain: list[str] = []
+        on_demand: dict[str, tuple[OnDemandFeatureView, list[str]]] = {}
+        for ref, (name, version, feature) in zip(refs, parse_refs(refs), strict=True):
+            if name not in on_demand_names or version is not None:
+                plain.append(ref)
+                continue
+            odfv, outputs = on_demand.setdefault(name, (self.on_demand_view(name), []))
+            known = [f.name for f in odfv.schema]
+            if feature == "*":
+                outputs.extend(f for f in known if f not in outputs)
+            elif feature not in known:
+                raise FeatureNotFoundError("feature", f"{name}:{feature}", known)
+            elif feature not in outputs:
+                outputs.append(feature)
+        asked = {(n, f) for n, _v, f in parse_refs(plain)}
+        sources = [s for odfv, _ in on_demand.values() for s in odfv.sources]
+        hidden = {(n, f) for n, _v, f in parse_refs(sources)} - asked
+        return Resolved(self.resolve([*plain, *sources]), list(on_demand.values()), hidden)
 
     def resolve(self, features: Sequence[str] | str) -> list[tuple[RegisteredView, list[str]]]:
         """Feature refs (or a feature service's name) as views with the features asked of

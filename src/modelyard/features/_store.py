@@ -19,7 +19,14 @@ from modelyard.data import DatasetStore
 from modelyard.data._duck import connect
 from modelyard.errors import ValidationError
 from modelyard.features._offline import ViewInput, point_in_time_sql
-from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
+from modelyard.features._registry import (
+    Definition,
+    FeatureRegistry,
+    Plan,
+    Resolved,
+    discover,
+)
+from modelyard.features._types import parse_refs
 from modelyard.store import Database
 
 if TYPE_CHECKING:
@@ -28,7 +35,7 @@ if TYPE_CHECKING:
     from modelyard.config import DataSettings, FeatureSettings
     from modelyard.tracking import ActiveRun
 
-__all__ = ["FeatureStore"]
+__all__ = ["FeatureStore", "with_on_demand"]
 
 
 class FeatureStore:
@@ -81,7 +88,8 @@ class FeatureStore:
         table = entity_rows if isinstance(entity_rows, pa.Table) else _to_arrow(entity_rows)
         if table.num_rows == 0:
             raise ValidationError("no entity rows were given")
-        resolved = self.registry.resolve(features)
+        everything = self.registry.resolve_all(features)
+        resolved = everything.views
         con = connect(self.data_settings)
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -99,6 +107,7 @@ class FeatureStore:
             result = con.sql(sql).to_arrow_table()
         finally:
             con.close()
+        result = with_on_demand(result, everything, full_feature_names=full_feature_names)
         if run is not None:
             for registered, version, names in versions:
                 run.log_input(
@@ -113,6 +122,31 @@ class FeatureStore:
                     details={"rows": version.rows, "number": version.number},
                 )
         return result
+
+
+def with_on_demand(table: pa.Table, resolved: Resolved, *, full_feature_names: bool) -> pa.Table:
+    """``table`` (entity or request columns plus view features) with the on-demand views'
+    outputs added and the features read only as their inputs dropped."""
+
+    def column(view: str, feature: str) -> str:
+        return f"{view}__{feature}" if full_feature_names else feature
+
+    for odfv, outputs in resolved.on_demand:
+        inputs: dict[str, pa.ChunkedArray] = {}
+        for view, _version, feature in parse_refs(odfv.sources):
+            inputs[feature] = table.column(column(view, feature))
+        for field in odfv.request:
+            if field.name not in table.column_names:
+                raise ValidationError(
+                    f"on-demand feature view {odfv.name!r} needs the request field "
+                    f"{field.name!r}; give it with the entity rows"
+                )
+            inputs[field.name] = table.column(field.name)
+        out = odfv.apply(pa.table(inputs))
+        for feature in outputs:
+            table = table.append_column(column(odfv.name, feature), out.column(feature))
+    hidden = [column(v, f) for v, f in resolved.hidden if column(v, f) in table.column_names]
+    return table.drop_columns(hidden) if hidden else table
 
 
 def _to_arrow(frame: Any) -> pa.Table:

@@ -14,13 +14,14 @@ from typing import Any
 
 from modelyard.errors import ValidationError
 
-__all__ = ["Entity", "FeatureService", "FeatureView", "Field", "parse_refs"]
+__all__ = ["Entity", "FeatureService", "FeatureView", "Field", "check_name", "parse_refs"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _REF = re.compile(r"^(?P<view>[A-Za-z_]\w*)(?:@v(?P<version>\d+))?:(?P<feature>[A-Za-z_]\w*|\*)$")
 
 
-def _check(kind: str, name: str) -> str:
+def check_name(kind: str, name: str) -> str:
+    """``name`` if it is a valid name for a ``kind`` of definition."""
     if not _NAME.match(name):
         raise ValidationError(f"{kind} name {name!r} must be a Python identifier (max 63)")
     return name
@@ -34,7 +35,7 @@ class Field:
     dtype: str
 
     def __post_init__(self) -> None:
-        _check("field", self.name)
+        check_name("field", self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Entity:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check("entity", self.name)
+        check_name("entity", self.name)
         if not self.join_keys:
             raise ValidationError(f"entity {self.name!r} needs at least one join key")
 
@@ -89,7 +90,7 @@ class FeatureView:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check("feature view", self.name)
+        check_name("feature view", self.name)
         if not self.entities:
             raise ValidationError(f"feature view {self.name!r} needs at least one entity")
         if not self.features:
@@ -159,7 +160,7 @@ class FeatureService:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check("feature service", self.name)
+        check_name("feature service", self.name)
         if not self.features:
             raise ValidationError(f"feature service {self.name!r} lists no features")
         parse_refs(self.features)
