@@ -99,7 +99,12 @@ class Workspace:
         from modelyard.features import FeatureStore
 
         return FeatureStore(
-            self.db, self.datasets, self.settings.features, self.settings.data, self.path
+            self.db,
+            self.datasets,
+            self.settings.features,
+            self.settings.data,
+            self.path,
+            self.settings.state_path,
         )
 
     def lineage(self, ref: str) -> LineageGraph:
@@ -140,6 +145,8 @@ class Workspace:
         ensure_schema(self.db, auto_migrate=self.settings.auto_migrate)
 
     def close(self) -> None:
+        if "features" in self.__dict__:
+            self.features.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

@@ -23,7 +23,7 @@ import inspect
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import pyarrow as pa
@@ -31,7 +31,10 @@ import pyarrow as pa
 from modelyard.errors import StepFailedError, ValidationError
 from modelyard.features._types import Field, check_name, parse_refs
 
-__all__ = ["OnDemandFeatureView", "on_demand_feature_view"]
+if TYPE_CHECKING:
+    from modelyard.features._registry import Resolved
+
+__all__ = ["OnDemandFeatureView", "on_demand_feature_view", "with_on_demand"]
 
 Transform = Callable[[pa.Table], pa.Table]
 
@@ -123,3 +126,28 @@ def on_demand_feature_view(
         )
 
     return wrap
+
+
+def with_on_demand(table: pa.Table, resolved: Resolved, *, full_feature_names: bool) -> pa.Table:
+    """``table`` (entity or request columns plus view features) with the on-demand views'
+    outputs added and the features read only as their inputs dropped."""
+
+    def column(view: str, feature: str) -> str:
+        return f"{view}__{feature}" if full_feature_names else feature
+
+    for odfv, outputs in resolved.on_demand:
+        inputs: dict[str, pa.ChunkedArray] = {}
+        for view, _version, feature in parse_refs(odfv.sources):
+            inputs[feature] = table.column(column(view, feature))
+        for field in odfv.request:
+            if field.name not in table.column_names:
+                raise ValidationError(
+                    f"on-demand feature view {odfv.name!r} needs the request field "
+                    f"{field.name!r}; give it with the entity rows"
+                )
+            inputs[field.name] = table.column(field.name)
+        out = odfv.apply(pa.table(inputs))
+        for feature in outputs:
+            table = table.append_column(column(odfv.name, feature), out.column(feature))
+    hidden = [column(v, f) for v, f in resolved.hidden if column(v, f) in table.column_names]
+    return table.drop_columns(hidden) if hidden else table

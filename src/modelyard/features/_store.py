@@ -9,7 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +19,16 @@ import pyarrow as pa
 
 from modelyard.data import DatasetStore
 from modelyard.data._duck import connect
-from modelyard.errors import ValidationError
+from modelyard.data._streams import mask_url
+from modelyard.errors import ConfigError, ValidationError
+from modelyard.features._materialize import MaterializeResult
 from modelyard.features._offline import ViewInput, point_in_time_sql
-from modelyard.features._registry import (
-    Definition,
-    FeatureRegistry,
-    Plan,
-    Resolved,
-    discover,
-)
-from modelyard.features._types import parse_refs
+from modelyard.features._on_demand import with_on_demand
+from modelyard.features._online import OnlineStore
+from modelyard.features._online_redis import RedisOnlineStore
+from modelyard.features._online_sqlite import SqliteOnlineStore
+from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
+from modelyard.features._serving import materialize_views, online_features
 from modelyard.store import Database
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from modelyard.config import DataSettings, FeatureSettings
     from modelyard.tracking import ActiveRun
 
-__all__ = ["FeatureStore", "with_on_demand"]
+__all__ = ["FeatureStore"]
 
 
 class FeatureStore:
@@ -48,12 +50,61 @@ class FeatureStore:
         settings: FeatureSettings,
         data_settings: DataSettings,
         workspace: Path,
+        state: Path,
     ) -> None:
+        self.db = db
         self.registry = FeatureRegistry(db, datasets)
         self.datasets = datasets
         self.settings = settings
         self.data_settings = data_settings
         self.workspace = workspace
+        self.state = state
+
+    @cached_property
+    def online(self) -> OnlineStore:
+        """The online store: SQLite in the state folder, or Redis by ``online_url``."""
+        url = self.settings.online_url
+        if not url:
+            return SqliteOnlineStore(self.state / "online.db")
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            return RedisOnlineStore(url)
+        raise ConfigError(f"features.online_url {mask_url(url)!r} is neither empty nor redis://")
+
+    @property
+    def online_id(self) -> str:
+        """Names the online store in the materialization state (no secrets)."""
+        return mask_url(self.settings.online_url) if self.settings.online_url else "sqlite"
+
+    def close(self) -> None:
+        if "online" in self.__dict__:
+            self.online.close()
+            del self.__dict__["online"]
+
+    def materialize(
+        self, views: Sequence[str] | None = None, *, until: dt.datetime | None = None
+    ) -> list[MaterializeResult]:
+        """Write what changed since the last materialization of each view (all, or
+        ``views``) into the online store; idempotent."""
+        return materialize_views(
+            self.db, self.registry, self.datasets, self.online, self.online_id,
+            views=views, until=until, data_settings=self.data_settings,
+        )
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | str,
+        entity_rows: Mapping[str, Sequence[Any]],
+        *,
+        full_feature_names: bool = False,
+    ) -> dict[str, Any]:
+        """Latest feature values for the entities in ``entity_rows`` (columns: join keys,
+        and request fields for on-demand views), in Feast's response format:
+        ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses",
+        "event_timestamps"}, ...]}``."""
+        resolved = self.registry.resolve_all(features)
+        return online_features(
+            resolved, self.online, entity_rows, full_feature_names=full_feature_names
+        )
 
     @property
     def folder(self) -> Path:
@@ -67,8 +118,9 @@ class FeatureStore:
     def apply(self, objects: Sequence[Definition] | None = None, *, dry_run: bool = False) -> Plan:
         """Register ``objects`` (default: the workspace's definitions); see
         :meth:`FeatureRegistry.apply`."""
-        return self.registry.apply(self.definitions() if objects is None else objects,
-                                   dry_run=dry_run)  # fmt: skip
+        return self.registry.apply(
+            self.definitions() if objects is None else objects, dry_run=dry_run
+        )
 
     def get_historical_features(
         self,
@@ -122,31 +174,6 @@ class FeatureStore:
                     details={"rows": version.rows, "number": version.number},
                 )
         return result
-
-
-def with_on_demand(table: pa.Table, resolved: Resolved, *, full_feature_names: bool) -> pa.Table:
-    """``table`` (entity or request columns plus view features) with the on-demand views'
-    outputs added and the features read only as their inputs dropped."""
-
-    def column(view: str, feature: str) -> str:
-        return f"{view}__{feature}" if full_feature_names else feature
-
-    for odfv, outputs in resolved.on_demand:
-        inputs: dict[str, pa.ChunkedArray] = {}
-        for view, _version, feature in parse_refs(odfv.sources):
-            inputs[feature] = table.column(column(view, feature))
-        for field in odfv.request:
-            if field.name not in table.column_names:
-                raise ValidationError(
-                    f"on-demand feature view {odfv.name!r} needs the request field "
-                    f"{field.name!r}; give it with the entity rows"
-                )
-            inputs[field.name] = table.column(field.name)
-        out = odfv.apply(pa.table(inputs))
-        for feature in outputs:
-            table = table.append_column(column(odfv.name, feature), out.column(feature))
-    hidden = [column(v, f) for v, f in resolved.hidden if column(v, f) in table.column_names]
-    return table.drop_columns(hidden) if hidden else table
 
 
 def _to_arrow(frame: Any) -> pa.Table:
