@@ -77,3 +77,27 @@ def test_a_view_over_a_missing_column_is_refused(tmp_path: Path) -> None:
     assert "nothing was applied" in refused.stderr and "'txn_count'" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert json.loads(listed.stdout)["feature_views"] == []
+
+
+def test_materialize_read_online_and_check_skew(tmp_path: Path) -> None:
+    with Workspace(load_settings(tmp_path)) as ws:
+        ws.start()
+        stamps = pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 2, pa.timestamp("us", "UTC"))
+        table = pa.table({"user_id": [1, 2], "event_timestamp": stamps, "txn_count": [3, 5]})
+        ws.datasets.write("user_stats", table)
+    folder = tmp_path / "features"
+    folder.mkdir()
+    (folder / "fraud.py").write_text(DEFINITIONS.replace("TTL", "0"))
+    assert modelyard(tmp_path, "apply").returncode == 0
+
+    materialized = modelyard(tmp_path, "features", "materialize", "--json")
+    online = modelyard(tmp_path, "features", "get-online", "fraud", "-e", "user_id=2,1,9", "--json")
+    skew = modelyard(tmp_path, "features", "skew", "fraud")
+
+    assert materialized.returncode == 0, materialized.stderr
+    assert json.loads(materialized.stdout)[0]["entities"] == 2
+    answer = json.loads(online.stdout)
+    assert answer["results"][1]["values"] == [5, 3, None]
+    assert answer["results"][1]["statuses"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert skew.returncode == 0, skew.stdout + skew.stderr
+    assert "0 mismatch" in skew.stdout

@@ -127,3 +127,27 @@ def test_bad_requests_are_clear(ws: Workspace) -> None:
         ws.features.get_online_features(["user_stats:txn_count"], {"account": [1]})
     with pytest.raises(FeatureNotFoundError, match="txn_count, amount_mean"):
         ws.features.get_online_features(["user_stats:nope"], {"user_id": [1]})
+
+
+def test_skew_is_zero_when_materialized_and_catches_a_broken_value(ws: Workspace) -> None:
+    ws.features.materialize()
+    clean = ws.features.skew(["user_stats:txn_count", "user_stats:amount_mean"])
+    assert (clean.entities, clean.compared, clean.mismatches) == (2, 4, [])
+
+    broken = pa.table(
+        {
+            "user_id": pa.array([2], pa.int64()),
+            "event_timestamp": pa.array([BASE + dt.timedelta(days=1)], STAMP),
+            "txn_count": pa.array([9], pa.int64()),
+            "amount_mean": [0.5],
+        }
+    )
+    ws.features.online.write(
+        "user_stats__v1", broken, keys=["user_id"], timestamp="event_timestamp"
+    )
+    report = ws.features.skew(["user_stats:txn_count", "user_stats:amount_mean"])
+
+    (mismatch,) = report.mismatches
+    assert (mismatch.feature, mismatch.entity, mismatch.offline, mismatch.online) == (
+        "amount_mean", {"user_id": 2}, 99.0, 0.5
+    )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +12,7 @@ from rich.table import Table
 
 from modelyard.cli._app import app, open_workspace
 from modelyard.cli._output import console, emit_json, fmt_time
+from modelyard.errors import ValidationError
 
 if TYPE_CHECKING:
     from modelyard.features import Plan
@@ -139,3 +142,104 @@ def show(
     for f in view.features:
         table.add_row(escape(f.name), f.dtype)
     console.print(table)
+
+
+@features_app.command("materialize")
+def materialize(
+    ctx: typer.Context,
+    views: Annotated[list[str] | None, typer.Argument(help="Views (default: all).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write what changed since the last materialization into the online store."""
+    store = open_workspace(ctx).features
+    waiting = contextlib.nullcontext() if as_json else console.status("materializing")
+    with waiting:
+        results = store.materialize(views or None)
+    if as_json:
+        emit_json([dataclasses.asdict(r) for r in results])
+        return
+    table = Table(
+        "view",
+        "entities",
+        "written",
+        "up to",
+        title=f"online store {store.online_id}",
+        title_justify="left",
+    )
+    for r in results:
+        table.add_row(
+            escape(r.view),
+            f"{r.entities:,}",
+            f"{r.rows_written:,}",
+            str(r.max_event_timestamp or "-"),
+        )
+    console.print(table)
+
+
+@features_app.command("get-online")
+def get_online(
+    ctx: typer.Context,
+    features: Annotated[str, typer.Argument(help="A feature service, or refs view:feature,...")],
+    entity: Annotated[
+        list[str], typer.Option("--entity", "-e", help="key=v1,v2 (repeatable; ints as ints).")
+    ],
+    full_names: Annotated[bool, typer.Option("--full-names")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Online feature values, as the feature server answers them."""
+    rows: dict[str, list[object]] = {}
+    for item in entity:
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise ValidationError(f"--entity {item!r} is not key=value[,value...]")
+        rows[key] = [int(v) if v.lstrip("-").isdigit() else v for v in values.split(",")]
+    refs: list[str] | str = features.split(",") if ":" in features else features
+    answer = open_workspace(ctx).features.get_online_features(
+        refs, rows, full_feature_names=full_names
+    )
+    if as_json:
+        emit_json(answer)
+        return
+    names = answer["metadata"]["feature_names"]
+    table = Table(*names)
+    results = answer["results"]
+    for i in range(len(results[0]["values"])):
+        table.add_row(
+            *(
+                f"{r['values'][i]}"
+                + ("" if r["statuses"][i] == "PRESENT" else f" [dim]({r['statuses'][i]})[/]")
+                for r in results
+            )
+        )
+    console.print(table)
+
+
+@features_app.command("skew")
+def skew(
+    ctx: typer.Context,
+    features: Annotated[str, typer.Argument(help="A feature service, or refs view:feature,...")],
+    sample: Annotated[int, typer.Option("--sample", min=1)] = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare offline (point-in-time) and online values for a sample of entities; exits 1
+    when any differ."""
+    refs: list[str] | str = features.split(",") if ":" in features else features
+    report = open_workspace(ctx).features.skew(refs, sample=sample)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        console.print(
+            f"compared {report.compared:,} value(s) of {report.entities:,} entities: "
+            f"{len(report.mismatches)} mismatch(es)"
+        )
+        if report.mismatches:
+            table = Table("view", "feature", "entity", "offline", "online", "status")
+            for m in report.mismatches[:50]:
+                table.add_row(
+                    m.view, m.feature, str(m.entity), str(m.offline), str(m.online), m.status
+                )
+            console.print(table)
+        if report.skipped:
+            console.print(f"[dim]not compared (need request data): {', '.join(report.skipped)}[/]")
+    if report.mismatches:
+        raise typer.Exit(code=1)

@@ -14,6 +14,7 @@ from modelyard.features._online import FieldStatus, OnlineRead, OnlineStore
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._registry import Action, FeatureRegistry, Plan, PlanItem, RegisteredView
+from modelyard.features._skew import Mismatch, SkewReport
 from modelyard.features._store import FeatureStore
 from modelyard.features._types import Entity, FeatureService, FeatureView, Field, parse_refs
 
@@ -27,6 +28,7 @@ __all__ = [
     "Field",
     "FieldStatus",
     "MaterializeResult",
+    "Mismatch",
     "OnDemandFeatureView",
     "OnlineRead",
     "OnlineStore",
@@ -34,6 +36,7 @@ __all__ = [
     "PlanItem",
     "RedisOnlineStore",
     "RegisteredView",
+    "SkewReport",
     "SqliteOnlineStore",
     "ViewInput",
     "materialize",

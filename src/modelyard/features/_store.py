@@ -29,6 +29,7 @@ from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
 from modelyard.features._serving import materialize_views, online_features
+from modelyard.features._skew import SkewReport, skew
 from modelyard.store import Database
 
 if TYPE_CHECKING:
@@ -86,8 +87,14 @@ class FeatureStore:
         """Write what changed since the last materialization of each view (all, or
         ``views``) into the online store; idempotent."""
         return materialize_views(
-            self.db, self.registry, self.datasets, self.online, self.online_id,
-            views=views, until=until, data_settings=self.data_settings,
+            self.db,
+            self.registry,
+            self.datasets,
+            self.online,
+            self.online_id,
+            views=views,
+            until=until,
+            data_settings=self.data_settings,
         )
 
     def get_online_features(
@@ -121,6 +128,12 @@ class FeatureStore:
         return self.registry.apply(
             self.definitions() if objects is None else objects, dry_run=dry_run
         )
+
+    def skew(
+        self, features: Sequence[str] | str, *, sample: int = 1000, seed: int = 0
+    ) -> SkewReport:
+        """Offline against online values for a sample of entities; see :mod:`._skew`."""
+        return skew(self, features, sample=sample, seed=seed)
 
     def get_historical_features(
         self,
