@@ -491,6 +491,14 @@ FILTERS = [
     ("(params.model = 'rf' or params.model = 'lr') and metrics.auc > 0.8", {"r2"}),
     ("not (status = 'FINISHED' or status = 'FAILED')", {"r4", "r5"}),
     ("metrics.auc > 0.8 and not (params.model = 'hgb' or tags.team = 'core')", {"r3"}),
+    # an equality drives each of these; the other comparisons probe the runs it finds
+    ("params.model in ('hgb', 'lr') and tags.stage is null", {"r2"}),
+    ("params.model in ('hgb', 'lr', 'rf') and tags.team != 'core'", {"r1", "r4"}),
+    ("tags.team = 'core' and metrics.loss is not null", {"r2"}),
+    ("metrics.auc in (0.91, 0.7) and params.model is null", {"r5"}),
+    ("params.lr = '0.01' and not metrics.loss < 1 and metrics.auc > 0.8", {"r2"}),
+    ("metrics.auc > 0.8 and params.model = 'hgb' and params.lr like '0._'", {"r1"}),
+    ("params.model = 'rf' and (metrics.auc > 0.5 or tags.team like 'ml%')", {"r4"}),
 ]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from modelyard import Workspace
 from modelyard.errors import FilterSyntaxError, ValidationError
+from modelyard.store import Database, ensure_schema
+from modelyard.tracking._store import _search_statement
 
 
 @pytest.fixture
@@ -74,3 +78,58 @@ def test_malformed_filter_points_at_the_position(
 def test_a_forged_page_token_is_refused(workspace: Workspace) -> None:
     with pytest.raises(ValidationError, match="page token"):
         workspace.tracking.search_runs(page_token="garbage!")
+
+
+def test_an_equality_drives_a_search_within_experiments(
+    workspace: Workspace, runs: dict[str, str]
+) -> None:
+    found = _names(
+        workspace, "params.model = 'hgb' and metrics.auc > 0.9", experiments=["fraud", "other"]
+    )
+    assert sorted(found) == ["a", "e"]
+    assert _names(workspace, "params.model = 'hgb'", experiments=["fraud"]) == ["b", "a"]
+
+
+def test_numbers_in_a_list_compare_as_numbers(workspace: Workspace, runs: dict[str, str]) -> None:
+    assert _names(workspace, "metrics.auc in (1, 0.95, 0.99)", order_by=["run_name"]) == ["a", "e"]
+
+
+def test_pages_of_a_filtered_search_follow_its_ordering(
+    workspace: Workspace, runs: dict[str, str]
+) -> None:
+    seen: list[list[str]] = []
+    token = None
+    while True:
+        page = workspace.tracking.search_runs(
+            filter="params.model = 'hgb' and metrics.auc > 0.5",
+            order_by=["metrics.auc"],
+            max_results=2,
+            page_token=token,
+        )
+        seen.append([r.name for r in page.runs])
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [["b", "a"], ["e"]]
+
+
+def test_an_equality_starts_the_search_on_sqlite(tmp_path: Path) -> None:
+    """Runs come from the param's list, by primary key, and the metric is probed per run;
+    left to itself SQLite would scan the experiment's runs and build both lists in full."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    ensure_schema(db, auto_migrate=True)
+    stmt = _search_statement(
+        db.engine.dialect, "params.p = 'v' and metrics.m > 0.5", ("metrics.m desc",), 1
+    )
+    with db.read() as conn:
+        plan = [
+            row[-1]
+            for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {stmt.sql}",
+                stmt.parameters({"limit": 1, "offset": 0, "experiment_0": "e"}),
+            )
+        ]
+    db.dispose()
+    assert plan[0].startswith("SEARCH runs USING INDEX sqlite_autoindex_runs")
+    assert not any("ix_runs_experiment_id" in step for step in plan)
+    assert any("CORRELATED" in step for step in plan)

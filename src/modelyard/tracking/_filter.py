@@ -32,7 +32,12 @@ from modelyard.tracking._filter_grammar import (
     Value,
     parse_tree,
 )
-from modelyard.tracking._filter_sql import apply_order_by, compile_filter
+from modelyard.tracking._filter_sql import (
+    apply_order_by,
+    compile_filter,
+    drives_search,
+    not_narrowing,
+)
 
 __all__ = [
     "And",
@@ -47,6 +52,8 @@ __all__ = [
     "Value",
     "apply_order_by",
     "compile_filter",
+    "drives_search",
+    "not_narrowing",
     "parse_filter",
     "parse_order_by",
 ]

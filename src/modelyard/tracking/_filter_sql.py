@@ -1,9 +1,17 @@
 """Run filters and orderings as SQL over ``runs``, identical on SQLite and PostgreSQL.
 
-A comparison on a metric, param or tag is a correlated ``EXISTS`` on its table, so a run
-that lacks the key never matches it (``is null`` asks for exactly that), a NaN metric
-never matches a numeric comparison, and every condition is plainly true or false: ``not``
-is logical negation, without SQL's unknowns. Nullable attributes follow the same rule.
+A comparison on a metric, param or tag looks for a row of its table, so a run that lacks
+the key never matches it (``is null`` asks for exactly that), a NaN metric never matches a
+numeric comparison, and every condition is plainly true or false: ``not`` is logical
+negation, without SQL's unknowns. Nullable attributes follow the same rule.
+
+Which runs a search visits first is steered, because SQLite plans without statistics. In a
+conjunction, the first ``=`` or ``in`` on a metric, param or tag is an ``IN`` subquery that
+finds runs through the table's index on the key, and the conjunction's other metric, param
+and tag comparisons become correlated ``EXISTS`` probes of those runs by primary key,
+instead of lists built in full. When the filter is such a conjunction (or comparison), it
+drives the search (:func:`drives_search`) rather than the index on a run's experiment
+(:func:`not_narrowing`). Every other comparison is an ``IN`` subquery.
 
 ``like`` is case-sensitive everywhere. PostgreSQL's LIKE already is; SQLite's folds ASCII
 case, so on SQLite the pattern is translated to GLOB (``%`` to ``*``, ``_`` to ``?``, GLOB's
@@ -24,8 +32,8 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    bindparam,
     case,
+    exists,
     literal,
     not_,
     or_,
@@ -39,7 +47,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from modelyard.store._schema import experiments, latest_metrics, params, run_tags, runs
 from modelyard.tracking._filter_grammar import And, Comparison, Expr, Kind, Not, Op, Or, OrderKey
 
-__all__ = ["apply_order_by", "compile_filter"]
+__all__ = ["apply_order_by", "compile_filter", "drives_search", "not_narrowing"]
 
 _SelectT = TypeVar("_SelectT", bound=Select[Any])
 
@@ -64,6 +72,8 @@ _COMPARE: dict[Op, Callable[[Any, Any], Any]] = {
     Op.GE: operator.ge,
 }
 _ESCAPE = "\\"
+_RELATED = (Kind.METRIC, Kind.PARAM, Kind.TAG)
+_DRIVING_OPS = (Op.EQ, Op.IN)
 
 
 def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
@@ -77,21 +87,49 @@ def compile_filter(expr: Expr | None) -> ColumnElement[bool]:
     if expr is None:
         return true()
     if isinstance(expr, And):
+        driver = _driver(expr.items)
+        if driver is not None:
+            return and_(
+                *(_probe_or_compile(item, i != driver) for i, item in enumerate(expr.items))
+            )
         return and_(*(compile_filter(item) for item in expr.items))
     if isinstance(expr, Or):
         return or_(*(compile_filter(item) for item in expr.items))
     if isinstance(expr, Not):
         return not_(compile_filter(expr.item))
-    return _comparison(expr)
+    return _comparison(expr, probe=False)
 
 
-def _comparison(cmp: Comparison) -> ColumnElement[bool]:
+def drives_search(expr: Expr | None) -> bool:
+    """Whether :func:`compile_filter` makes one comparison of ``expr`` drive the search."""
+    if isinstance(expr, And):
+        return _driver(expr.items) is not None
+    return expr is not None and _driver((expr,)) is not None
+
+
+def _driver(items: Sequence[Expr]) -> int | None:
+    """The first ``=`` or ``in`` on a metric, param or tag: likely the most selective."""
+    for i, item in enumerate(items):
+        if isinstance(item, Comparison) and item.kind in _RELATED and item.op in _DRIVING_OPS:
+            return i
+    return None
+
+
+def _probe_or_compile(expr: Expr, probe: bool) -> ColumnElement[bool]:
+    if probe and isinstance(expr, Comparison):
+        return _comparison(expr, probe=True)
+    return compile_filter(expr)
+
+
+def _comparison(cmp: Comparison, *, probe: bool) -> ColumnElement[bool]:
     if cmp.kind is Kind.METRIC:
         t = latest_metrics
-        return _lookup(runs.c.id, t.c.run_id, t.c.key == cmp.key, t.c.value, cmp, ~t.c.is_nan)
+        row = t.c.key == cmp.key
+        return _lookup(runs.c.id, t.c.run_id, row, t.c.value, cmp, ~t.c.is_nan, probe=probe)
     if cmp.kind in (Kind.PARAM, Kind.TAG):
         table = params if cmp.kind is Kind.PARAM else run_tags
-        return _lookup(runs.c.id, table.c.run_id, table.c.key == cmp.key, table.c.value, cmp)
+        row = table.c.key == cmp.key
+        return _lookup(runs.c.id, table.c.run_id, row, table.c.value, cmp, probe=probe)
     if cmp.key == "experiment":
         return _lookup(runs.c.experiment_id, experiments.c.id, true(), experiments.c.name, cmp)
     column = _COLUMNS[cmp.key]
@@ -110,19 +148,24 @@ def _lookup(
     column: ColumnElement[Any],
     cmp: Comparison,
     *extra: ColumnElement[bool],
+    probe: bool = False,
 ) -> ColumnElement[bool]:
     """A related row (the run's metric, param, tag or experiment) passes the test.
 
-    Written as ``outer IN (SELECT inner ... WHERE test)`` rather than a correlated
-    ``EXISTS``: the planner can then start from the (key, value) index of the related
-    table instead of probing it once per run. ``inner`` is never NULL, so ``NOT IN`` is
-    safe for ``is null``.
+    Written as ``outer IN (SELECT inner ... WHERE test)``, so that the planner can start
+    from the (key, value) index of the related table instead of probing it once per run;
+    or, with ``probe``, as a correlated ``EXISTS`` that looks up the run's row by primary
+    key, for a comparison checked on runs that another one has already found. ``inner``
+    is never NULL, so ``NOT IN`` is safe for ``is null``.
     """
-    if cmp.op is Op.IS_NULL:
-        return outer.not_in(select(inner).where(row))
-    if cmp.op is Op.IS_NOT_NULL:
-        return outer.in_(select(inner).where(row))
-    return outer.in_(select(inner).where(row, *extra, _test(column, cmp)))
+    conditions = [row]
+    if cmp.op not in (Op.IS_NULL, Op.IS_NOT_NULL):
+        conditions += [*extra, _test(column, cmp)]
+    if probe:
+        found = exists().where(inner == outer, *conditions)
+        return ~found if cmp.op is Op.IS_NULL else found
+    related = select(inner).where(*conditions)
+    return outer.not_in(related) if cmp.op is Op.IS_NULL else outer.in_(related)
 
 
 def _test(column: ColumnElement[Any], cmp: Comparison) -> ColumnElement[bool]:
@@ -134,8 +177,10 @@ def _test(column: ColumnElement[Any], cmp: Comparison) -> ColumnElement[bool]:
         result: ColumnElement[bool] = _COMPARE[op](column, literal(value, column.type))
         return result
     if op in (Op.IN, Op.NOT_IN):
+        # one bound value each rather than one expanding parameter, so that the statement
+        # compiles to final SQL text once (see _prepared.py)
         assert isinstance(value, tuple)
-        values = bindparam(None, list(value), type_=column.type, expanding=True)
+        values = [literal(item, column.type) for item in value]
         return column.in_(values) if op is Op.IN else column.not_in(values)
     assert isinstance(value, str)
     if op is Op.LIKE:
@@ -197,6 +242,37 @@ def _glob(pattern: str) -> str:
         else:
             out.append(_GLOB_WILDCARDS.get(char) or _GLOB_LITERALS.get(char, char))
     return "".join(out)
+
+
+class _Unindexed(FunctionElement[str]):
+    """A column whose conditions the planner should not answer from an index.
+
+    SQLite, which plans without statistics, otherwise starts from the index on a run's
+    experiment rather than from the index of a comparison that :func:`drives_search`. Its
+    unary ``+`` keeps the value (and collation) and takes the term off the index; other
+    dialects render the bare column.
+    """
+
+    name = "unindexed"
+    type = String()
+    inherit_cache = True
+
+
+def not_narrowing(column: ColumnElement[str]) -> ColumnElement[str]:
+    """``column`` for a condition that should not drive the search (see :class:`_Unindexed`)."""
+    return _Unindexed(column)
+
+
+@compiles(_Unindexed)
+def _render_column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return compiler.process(column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _render_unary_plus(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"+{compiler.process(column, **kw)}"
 
 
 class _CodePointOrder(FunctionElement[str]):

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Dialect, and_, bindparam, or_, select, update
 
 from modelyard._ids import new_id, now_ms
 from modelyard.errors import (
@@ -38,8 +38,16 @@ from modelyard.store._schema import (
     runs,
 )
 from modelyard.store._sql import insert_ignore, upsert
-from modelyard.tracking._filter import apply_order_by, compile_filter, parse_filter, parse_order_by
+from modelyard.tracking._filter import (
+    apply_order_by,
+    compile_filter,
+    drives_search,
+    not_narrowing,
+    parse_filter,
+    parse_order_by,
+)
 from modelyard.tracking._load import load_runs, run_select
+from modelyard.tracking._prepared import Prepared, fetch_all
 from modelyard.tracking._types import (
     ArtifactInfo,
     Experiment,
@@ -368,12 +376,14 @@ class TrackingStore:
         if not 1 <= max_results <= MAX_RESULTS:
             raise ValidationError(f"max_results must be between 1 and {MAX_RESULTS}")
         offset = _decode_token(page_token)
-        stmt = _search_statement(filter or "", tuple(order_by or ()), bool(experiments))
+        experiment_ids = [self._existing_experiment_id(n) for n in experiments or ()]
         bound: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
-        if experiments:
-            bound["experiment_ids"] = [self._existing_experiment_id(n) for n in experiments]
+        bound.update(zip(_experiment_names(len(experiment_ids)), experiment_ids, strict=True))
         with self.db.read() as conn:
-            head = conn.execute(stmt, bound).all()
+            stmt = _search_statement(
+                conn.dialect, filter or "", tuple(order_by or ()), len(experiment_ids)
+            )
+            head = fetch_all(conn, stmt.sql, stmt.parameters(bound))
             more = len(head) > max_results
             found = load_runs(conn, head[:max_results])
         token = _encode_token(offset + max_results) if more else None
@@ -391,19 +401,30 @@ def _metric_insert(paramstyle: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _search_statement(
-    filter_text: str, order_by: tuple[str, ...], by_experiment: bool
-) -> Select[Any]:
-    """The search statement for a filter and ordering, built once per distinct text; every
-    value that varies between calls (experiments, limit, offset) is a bound parameter, so
-    SQLAlchemy's compiled cache serves it without re-deriving a cache key."""
+    dialect: Dialect, filter_text: str, order_by: tuple[str, ...], experiment_count: int
+) -> Prepared:
+    """The search statement for a filter, ordering and number of experiments, compiled once
+    per distinct text; every value that varies between calls (experiments, limit, offset)
+    is a runtime parameter."""
     stmt = run_select()
     expr = parse_filter(filter_text)
     if expr is not None:
         stmt = stmt.where(compile_filter(expr))
-    if by_experiment:
-        stmt = stmt.where(runs.c.experiment_id.in_(bindparam("experiment_ids", expanding=True)))
+    names = _experiment_names(experiment_count)
+    if names:
+        # with a comparison that drives the search, SQLite should not start from the
+        # experiment's runs instead (see _filter_sql.py)
+        column = (
+            not_narrowing(runs.c.experiment_id) if drives_search(expr) else runs.c.experiment_id
+        )
+        stmt = stmt.where(column.in_([bindparam(name) for name in names]))
     stmt = apply_order_by(stmt, parse_order_by(order_by))
-    return stmt.limit(bindparam("limit")).offset(bindparam("offset"))
+    stmt = stmt.limit(bindparam("limit")).offset(bindparam("offset"))
+    return Prepared.compile(stmt, dialect, ("limit", "offset", *names))
+
+
+def _experiment_names(count: int) -> tuple[str, ...]:
+    return tuple(f"experiment_{i}" for i in range(count))
 
 
 def _encode_token(offset: int) -> str:
