@@ -5,7 +5,8 @@ the latest feature row of the same keys at or before the entity's timestamp, and
 than the view's ttl (inclusive; a ttl of zero means no limit); rows with the same event
 timestamp are told apart by the created timestamp (the latest wins). It is a left join:
 every entity row is kept, in order, duplicates included, with nulls where no feature row
-qualifies. DuckDB's ASOF join does the search, streaming and spilling beyond memory.
+qualifies. DuckDB's ASOF join does the search (ordering by event time, then created time),
+streaming and spilling beyond memory.
 """
 
 from __future__ import annotations
@@ -95,21 +96,25 @@ def point_in_time_sql(
                 )
         keys = ", ".join(ident(k) for k in view.join_key_names)
         feats = ", ".join(ident(f) for f in item.features)
-        order = (
-            f"ORDER BY {ident(view.created_timestamp_field)} DESC NULLS LAST"
-            if view.created_timestamp_field
-            else ""
-        )
-        ctes.append(
-            f"{alias} AS (SELECT {keys}, CAST({ident(view.timestamp_field)} AS TIMESTAMPTZ) AS "
-            f"__ts, {feats} FROM {item.relation} WHERE {ident(view.timestamp_field)} IS NOT NULL "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys}, __ts {order}) = 1)"
-        )
+        stamp = f"CAST({ident(view.timestamp_field)} AS TIMESTAMPTZ)"
         on = " AND ".join(
             f"CAST(entity.{ident(k.name)} AS {k.dtype}) = {alias}.{ident(k.name)}"
             for k in view.join_keys
         )
-        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {at} >= {alias}.__ts")
+        if view.created_timestamp_field:
+            # ties on the event time go to the latest created row: the ASOF join orders by
+            # (event time, created) itself, which costs far less than deduplicating first
+            created = f"CAST({ident(view.created_timestamp_field)} AS TIMESTAMPTZ)"
+            order = f"{{'t': {stamp}, 'c': coalesce({created}, '-infinity'::TIMESTAMPTZ)}}"
+            probe = f"{{'t': {at}, 'c': 'infinity'::TIMESTAMPTZ}} >= {alias}.__order"
+        else:
+            order = stamp
+            probe = f"{at} >= {alias}.__order"
+        ctes.append(
+            f"{alias} AS (SELECT {keys}, {stamp} AS __ts, {order} AS __order, {feats} "
+            f"FROM {item.relation} WHERE {ident(view.timestamp_field)} IS NOT NULL)"
+        )
+        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {probe}")
         seconds = view.ttl.total_seconds()
         for feature in item.features:
             out = f"{view.name}__{feature}" if full_feature_names else feature

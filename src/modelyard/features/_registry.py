@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cachetools import TTLCache
 from sqlalchemy import Connection, func, select
 
 from modelyard._ids import now_ms
@@ -135,9 +137,15 @@ class Resolved:
 class FeatureRegistry:
     """Registered entities, feature views and services, every version kept."""
 
-    def __init__(self, db: Database, datasets: DatasetStore) -> None:
+    def __init__(self, db: Database, datasets: DatasetStore, *, cache_ttl_s: float = 5.0) -> None:
         self.db = db
         self.datasets = datasets
+        # resolved refs, as Feast caches its registry: definitions applied by another
+        # process are seen within ``cache_ttl_s``; those applied here, at once
+        self._resolved: TTLCache[tuple[str, ...] | str, Resolved] = TTLCache(
+            maxsize=1024, ttl=cache_ttl_s
+        )
+        self._lock = threading.Lock()
 
     # -- apply ---------------------------------------------------------------------------
 
@@ -168,6 +176,8 @@ class FeatureRegistry:
             ]
             if rows:
                 conn.execute(feature_definitions.insert(), rows)
+        with self._lock:
+            self._resolved.clear()
         return Plan(tuple(items), applied=True)
 
     def _unique(self, objects: Sequence[Definition]) -> list[Definition]:
@@ -323,7 +333,18 @@ class FeatureRegistry:
 
     def resolve_all(self, features: Sequence[str] | str) -> Resolved:
         """Like :meth:`resolve`, with on-demand views: their source features are fetched
-        too (listed in ``hidden`` when not asked for) so that the transforms can run."""
+        too (listed in ``hidden`` when not asked for) so that the transforms can run.
+        Answers are cached for ``cache_ttl_s`` (the serving path asks on every request)."""
+        key = features if isinstance(features, str) else tuple(features)
+        with self._lock:  # cachetools caches are not thread-safe; servers read from threads
+            cached = self._resolved.get(key)
+        if cached is None:
+            cached = self._resolve_all(features)
+            with self._lock:
+                self._resolved[key] = cached
+        return cached
+
+    def _resolve_all(self, features: Sequence[str] | str) -> Resolved:
         refs = self.service(features).features if isinstance(features, str) else features
         on_demand_names = set(self.names("on_demand_feature_view"))
         plain: list[str] = []

@@ -15,10 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pyarrow as pa
 
 from modelyard.data import DatasetStore
-from modelyard.data._duck import connect
+from modelyard.data._duck import connect, ident
 from modelyard.data._streams import mask_url
 from modelyard.errors import ConfigError, ValidationError
 from modelyard.features._materialize import MaterializeResult
@@ -28,7 +29,7 @@ from modelyard.features._online import OnlineStore
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
-from modelyard.features._serving import materialize_views, online_features
+from modelyard.features._serving import materialize_views, online_features, online_name
 from modelyard.features._skew import SkewReport, skew
 from modelyard.store import Database
 
@@ -128,6 +129,56 @@ class FeatureStore:
         return self.registry.apply(
             self.definitions() if objects is None else objects, dry_run=dry_run
         )
+
+    def push(self, view: str, columns: Mapping[str, Sequence[Any]], *, to: str = "online") -> int:
+        """Write fresh rows of ``view`` (columns: its join keys, timestamp and features) to
+        the online store (newer-only), or append them to its dataset (``offline``), or
+        both (``online_and_offline``); returns the rows given."""
+        registered = self.registry.view(view)
+        v = registered.view
+        wanted = [*v.join_keys, *v.features]
+        con = connect(self.data_settings)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            try:
+                con.register("__pushed", pa.table(dict(columns)))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                raise ValidationError(f"the pushed rows are not a table: {exc}") from None
+            given = set(columns)
+            missing = [f.name for f in wanted if f.name not in given]
+            if v.timestamp_field not in given:
+                missing.append(v.timestamp_field)
+            if missing:
+                raise ValidationError(
+                    f"pushed rows of feature view {view!r} lack {', '.join(missing)}"
+                )
+            target = (
+                dict(self.datasets.get(v.source).schema)
+                if to != "online"
+                else {f.name: f.dtype for f in wanted} | {v.timestamp_field: "TIMESTAMPTZ"}
+            )
+            casts = ", ".join(
+                f"CAST({ident(n)} AS {t}) AS {ident(n)}"
+                if n in given
+                else f"CAST(NULL AS {t}) AS {ident(n)}"
+                for n, t in target.items()
+            )
+            try:
+                table = con.sql(f"SELECT {casts} FROM __pushed").to_arrow_table()
+            except duckdb.Error as exc:
+                raise ValidationError(f"pushed rows of {view!r} do not convert: {exc}") from None
+        finally:
+            con.close()
+        if to in ("offline", "online_and_offline"):
+            self.datasets.write(v.source, table, append=True)
+        if to in ("online", "online_and_offline"):
+            online = table.select(
+                [*v.join_key_names, v.timestamp_field, *(f.name for f in v.features)]
+            )
+            self.online.write(
+                online_name(registered), online, keys=v.join_key_names, timestamp=v.timestamp_field
+            )
+        return int(table.num_rows)
 
     def skew(
         self, features: Sequence[str] | str, *, sample: int = 1000, seed: int = 0
