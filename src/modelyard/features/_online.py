@@ -198,6 +198,12 @@ class OnlineStore(abc.ABC):
         encoded = _encode_rows(rows, keys, timestamp)
         return self._put(view, encoded) if encoded else 0
 
+    def write_encoded(self, view: str, rows: Sequence[EncodedRow]) -> int:
+        """Like :meth:`write`, for rows already encoded as the store keeps them (key bytes
+        from :func:`encode_keys`, event time in µs, the values as a JSON object)."""
+        _check_view(view)
+        return self._put(view, list(rows)) if rows else 0
+
     def read(
         self,
         view: str,
