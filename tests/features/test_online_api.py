@@ -8,36 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
+from featurekit import BASE, STAMP, STATS, USER, amount_ratio, redis_online_url
 from modelyard import Workspace
 from modelyard.config import load_settings
 from modelyard.errors import FeatureNotFoundError, ValidationError
-from modelyard.features import (
-    Entity,
-    FeatureService,
-    FeatureView,
-    Field,
-    on_demand_feature_view,
-)
-
-BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-STAMP = pa.timestamp("us", "UTC")
-USER = Entity.of("user", {"user_id": "BIGINT"})
-STATS = FeatureView(
-    "user_stats", (USER,), "user_stats",
-    (Field("txn_count", "BIGINT"), Field("amount_mean", "DOUBLE")),
-)  # fmt: skip
-
-
-@on_demand_feature_view(
-    sources=["user_stats:amount_mean"],
-    request=[Field("amount", "DOUBLE")],
-    schema=[Field("amount_vs_mean", "DOUBLE")],
-)
-def amount_ratio(rows: pa.Table) -> pa.Table:
-    return pa.table({"amount_vs_mean": pc.divide(rows["amount"], rows["amount_mean"])})
+from modelyard.features import FeatureService
 
 
 def stats(rows: list[tuple[int, float, int, float]]) -> pa.Table:
@@ -55,15 +32,7 @@ def stats(rows: list[tuple[int, float, int, float]]) -> pa.Table:
 def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
     online = ""
     if request.param == "redis":
-        import redis
-
-        from conftest import service_missing
-
-        try:
-            redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-        except redis.exceptions.ConnectionError:
-            service_missing("Redis is not running on 127.0.0.1:6379")
-        online = "redis://127.0.0.1:6379/0"
+        online = redis_online_url()
     settings = load_settings(tmp_path, features={"online_url": online})
     workspace = Workspace(settings)
     workspace.start()

@@ -9,35 +9,15 @@ from pathlib import Path
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
+from featurekit import STAMP, STATS, USER, amount_ratio, redis_online_url
 from modelyard import Workspace
 from modelyard.config import load_settings
 from modelyard.features import (
-    Entity,
     FeatureService,
-    FeatureView,
-    Field,
-    on_demand_feature_view,
 )
 from serving.http_server import Server, launch, wait_ready
-
-STAMP = pa.timestamp("us", "UTC")
-USER = Entity.of("user", {"user_id": "BIGINT"})
-STATS = FeatureView(
-    "user_stats", (USER,), "user_stats",
-    (Field("txn_count", "BIGINT"), Field("amount_mean", "DOUBLE")),
-)  # fmt: skip
-
-
-@on_demand_feature_view(
-    sources=["user_stats:amount_mean"],
-    request=[Field("amount", "DOUBLE")],
-    schema=[Field("amount_vs_mean", "DOUBLE")],
-)
-def amount_ratio(rows: pa.Table) -> pa.Table:
-    return pa.table({"amount_vs_mean": pc.divide(rows["amount"], rows["amount_mean"])})
 
 
 @pytest.fixture(params=["sqlite", "redis"], scope="module")
@@ -46,15 +26,7 @@ def server(
 ) -> Iterator[Server]:
     online = ""
     if request.param == "redis":
-        import redis
-
-        from conftest import service_missing
-
-        try:
-            redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-        except redis.exceptions.ConnectionError:
-            service_missing("Redis is not running on 127.0.0.1:6379")
-        online = "redis://127.0.0.1:6379/0"
+        online = redis_online_url()
     folder: Path = tmp_path_factory.mktemp("features")
     (folder / "modelyard.toml").write_text(f'[features]\nonline_url = "{online}"\n')
     with Workspace(load_settings(folder)) as ws:

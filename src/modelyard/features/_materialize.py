@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from modelyard.data._duck import ident
 from modelyard.errors import ValidationError
+from modelyard.features._offline import same_family
 from modelyard.features._online import OnlineStore
 from modelyard.features._types import FeatureView
 
@@ -157,20 +158,7 @@ def materialize(
     return MaterializeResult(view.name, entities, written, latest)
 
 
-_PLAIN = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "BOOLEAN",
-    "VARCHAR",
-    "FLOAT",
-    "DOUBLE",
-)
+_PLAIN = ("BOOLEAN", "VARCHAR", "FLOAT", "DOUBLE")  # besides integers
 
 
 def _encoded_sql(
@@ -182,19 +170,10 @@ def _encoded_sql(
     write, and NaN or infinity become null as there. None otherwise."""
     rel = con.sql(sql, params=params)
     types = {n: str(t) for n, t in zip(rel.columns, rel.types, strict=True)}
-    integer = (
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    )
-    if not all(types[k] in integer for k in view.join_key_names):
+    if not all(same_family(types[k], "BIGINT") for k in view.join_key_names):
         return None
-    if not all(types[f.name] in _PLAIN for f in view.features):
+    plain = (types[f.name] in _PLAIN or same_family(types[f.name], "BIGINT") for f in view.features)
+    if not all(plain):
         return None
 
     def value(name: str) -> str:
