@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
 import pytest
+from starlette.testclient import TestClient
+from starlette.types import Receive, Send
+from starlette.types import Scope as Scope_
 
 from modelyard import Workspace
 from modelyard.access import Scope
 from modelyard.config import ServingSettings
 from modelyard.serving import create_app
-from modelyard.serving._middleware import RateLimitMiddleware, is_admin_route
+from modelyard.serving._middleware import (
+    AccessLineHandler,
+    AccessLogMiddleware,
+    RateLimitMiddleware,
+    is_admin_route,
+    sole_line_handler,
+)
 from serving.http_fakes import AppClient, FakeState, fake_state
 
 ROWS = {"records": [{"a": 1.0, "b": 2.0, "c": "x"}]}
@@ -91,6 +101,44 @@ def test_access_log_names_the_key(
     assert second["status"] == 401 and second["key"] is None
 
 
+def _access_logger(stream: io.StringIO, name: str) -> logging.Logger:
+    """A logger set up as ``modelyard serve`` sets up the access log, onto ``stream``."""
+    logger = logging.getLogger(name)
+    handler = AccessLineHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+async def _ok(scope: Scope_, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_access_lines_are_written_straight_to_the_serve_handler() -> None:
+    stream = io.StringIO()
+    logger = _access_logger(stream, "modelyard.test.access.direct")
+    assert sole_line_handler(logger) is logger.handlers[0]
+    client = TestClient(AccessLogMiddleware(_ok, logger=logger))
+    client.get("/x")
+    client.post("/y")
+    first, second = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert (first["method"], first["path"], first["status"]) == ("GET", "/x", 204)
+    assert (second["method"], second["path"], second["key"]) == ("POST", "/y", None)
+
+
+def test_access_lines_go_through_logging_when_it_does_more() -> None:
+    stream = io.StringIO()
+    logger = _access_logger(stream, "modelyard.test.access.filtered")
+    logger.handlers[0].addFilter(lambda record: "/hidden" not in record.getMessage())
+    assert sole_line_handler(logger) is None
+    client = TestClient(AccessLogMiddleware(_ok, logger=logger))
+    client.get("/hidden")
+    client.get("/shown")
+    assert [orjson.loads(line)["path"] for line in stream.getvalue().splitlines()] == ["/shown"]
+
+
 def test_admin_routes() -> None:
     assert is_admin_route("GET", "/v1/deployments")
     assert is_admin_route("GET", "/v1/deployments/x")
@@ -118,6 +166,18 @@ def test_body_limit_by_content_length_and_by_stream() -> None:
         assert streamed.status_code == 413
         small = client.post("/v1/deployments/cols/predict", json=ROWS)
         assert small.status_code == 200
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"dataframe_records": [{"a": 1.0, '
+        yield b'"b": 2.0, "c": "x"}]}'
+
+    with client_for(fake_state(), max_body_bytes=1024) as client:
+        response = client.post("/deployments/cols/invocations", content=chunks())
+        assert "content-length" not in response.request.headers
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"] == [3.0]
 
 
 def test_rate_limit_answers_429_with_retry_after() -> None:

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from starlette.responses import Response
 
 from modelyard.deployments import StickyKey
 from modelyard.errors import FlavorError, OverloadedError
+from modelyard.serving._http import json_response
 from serving.http_fakes import AppClient, FakeState
 
 ROWS = [{"a": 1.0, "b": 2.0, "c": "x"}, {"a": 3.5, "b": -1.0, "c": "y"}]
@@ -218,6 +220,25 @@ def test_predictions_keep_their_shape(client: AppClient, state: FakeState) -> No
     state.runtimes["cols"].fn = lambda batch: np.array(["yes"] * batch.n_rows, dtype=object)
     body = client.post("/deployments/cols/invocations", json={"instances": ROWS}).json()
     assert body["predictions"] == ["yes", "yes"]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (200, None),
+        (200, {"X-Model-Version": "3"}),
+        (503, {"retry-after": "1"}),
+        (204, None),
+        (200, {"Content-Type": "application/problem+json"}),
+    ],
+)
+def test_json_responses_have_starlettes_headers(
+    status: int, headers: dict[str, str] | None
+) -> None:
+    response = json_response({"a": [1, 2]}, status, headers)
+    reference = Response(response.body, status, headers, media_type="application/json")
+    assert response.raw_headers == reference.raw_headers
+    assert (response.status_code, response.body) == (status, b'{"a":[1,2]}')
 
 
 def test_public_surface() -> None:

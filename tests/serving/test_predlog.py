@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import signal
 import subprocess
@@ -269,3 +270,18 @@ def test_every_acknowledged_prediction_survives_a_kill(sqlite_workspace: Workspa
     logged = Counter(read(root)["prediction_id"].to_pylist())
     assert all(logged[pid] == 1 for pid in printed)
     assert max(logged.values()) == 1
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rolling_leaves_the_garbage_collector_as_it_was(tmp_path: Path, enabled: bool) -> None:
+    log = started(tmp_path)
+    log.append(encode_record(entry(2)), rows=2)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        log.flush()
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+        log.stop()
+    assert read(tmp_path).num_rows == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from modelyard.errors import (
     VersionNotServedError,
 )
 from modelyard.registry import ColumnSpec, Signature, TensorSpec
+from modelyard.serving._deployment import new_request_id
 from modelyard.serving._observer import ServingObserver
 from modelyard.serving._runtime import ServingState
 from modelyard.serving._types import InputBatch, PredictionResult
@@ -619,3 +621,11 @@ def test_a_failing_model_fails_its_requests_not_the_server(ws: Workspace) -> Non
 
     serve(ws, test, recorder)
     assert ("failure", "d", "v1", "flavor_error", False) in recorder.events
+
+
+def test_request_ids_are_uuid4_hex() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert parsed.hex == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

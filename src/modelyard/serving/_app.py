@@ -42,7 +42,7 @@ import modelyard
 from modelyard._workspace import Workspace
 from modelyard.config import ServingSettings, load_settings
 from modelyard.errors import ModelyardError
-from modelyard.serving import _metrics, _mlflow, _native, _v2
+from modelyard.serving import _features, _metrics, _mlflow, _native, _v2
 from modelyard.serving._errors import error_response, install_error_handlers
 from modelyard.serving._http import Context, Endpoint, StateLike, json_response
 from modelyard.serving._middleware import (
@@ -74,19 +74,41 @@ class HotPaths:
                 match = pattern.match(path)
                 if match is not None:
                     scope["path_params"] = match.groupdict()
-                    response = await _answer(endpoint, self.context, Request(scope, receive))
+                    try:
+                        response = await endpoint.handler(self.context, _Request(scope, receive))
+                    except ModelyardError as exc:
+                        response = error_response(exc)
+                    except ClientDisconnect:  # gone while sending the body (nginx's 499)
+                        response = Response(status_code=499)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
 
-async def _answer(endpoint: Endpoint, context: Context, request: Request) -> Response:
-    try:
-        return await endpoint.handler(context, request)
-    except ModelyardError as exc:
-        return error_response(exc)
-    except ClientDisconnect:  # gone while sending the body: nobody to answer (nginx's 499)
-        return Response(status_code=499)
+class _Request(Request):
+    """A request whose :meth:`body` reads ``receive`` in a plain loop, not through the
+    async generator of ``Request.stream`` (it is on every predict's path)."""
+
+    _body: bytes
+
+    async def body(self) -> bytes:
+        if hasattr(self, "_body") or self._stream_consumed:
+            return await super().body()  # already read, or read as a stream (an error)
+        chunks: list[bytes] = []
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            elif message["type"] == "http.disconnect":
+                self._is_disconnected = True
+                raise ClientDisconnect()
+        self._stream_consumed = True
+        self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._body
 
 
 async def health_live(_ctx: Context, _request: Request) -> Response:
@@ -119,6 +141,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *_mlflow.ENDPOINTS,
     *_HEALTH,
     *_metrics.ENDPOINTS,
+    *_features.ENDPOINTS,
 )
 
 
@@ -142,7 +165,7 @@ def create_app(
     if state is None:
         assert workspace is not None
         state = _runtime(workspace)
-    context = Context(state)
+    context = Context(state, features=workspace.features if workspace is not None else None)
     app = FastAPI(
         title="modelyard",
         version=modelyard.__version__,
@@ -257,7 +280,8 @@ def serve(
     workers: int | None = None,
     auth: bool | None = None,
 ) -> None:
-    """Run the server under uvicorn (uvloop, httptools) until interrupted.
+    """Run the server under uvicorn (uvloop, httptools writing each response at once: see
+    ``_protocol``) until interrupted.
 
     Arguments left out come from the workspace's ``[serving]`` settings. Workers are
     separate processes that each build the app from ``MODELYARD_WORKSPACE``; with more than
@@ -280,7 +304,7 @@ def serve(
             port=settings.serving.port if port is None else port,
             workers=count,
             loop="uvloop",
-            http="httptools",
+            http="modelyard.serving._protocol:HttpProtocol",
             access_log=False,
             log_config=_log_config(),
             timeout_graceful_shutdown=30,
@@ -310,7 +334,7 @@ def _log_config() -> dict[str, Any]:
     config["handlers"] = {
         **LOGGING_CONFIG["handlers"],
         "access_lines": {
-            "class": "logging.StreamHandler",
+            "class": "modelyard.serving._middleware.AccessLineHandler",
             "formatter": "line",
             "stream": "ext://sys.stdout",
         },

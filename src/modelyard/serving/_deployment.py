@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard._ids import new_id, now_ms
+from modelyard._ids import now_ms
 from modelyard.deployments import Deployment, DeploymentSpec, DeploymentStatus, StickyKey
 from modelyard.errors import (
     ModelyardError,
@@ -91,8 +92,12 @@ class DeploymentRuntime:
     def signature(self) -> Signature | None:
         """The signature of the primary target's serving version (the heaviest route's;
         another traffic target's while it has none)."""
-        for target in (self.router.primary, *self.router.targets):
-            served = self.targets.slots[target].served
+        slots = self.targets.slots
+        served = slots[self.router.primary].served
+        if served is not None:
+            return served.signature
+        for target in self.router.targets:
+            served = slots[target].served
             if served is not None:
                 return served.signature
         return None
@@ -129,13 +134,16 @@ class DeploymentRuntime:
             raise
         try:
             batch = validate_batch(batch, served.signature)
-            outputs, hits = await self._compute(served, batch, use_cache=True)
+            if self.cache is None:
+                outputs, hits = await served.batcher.submit(batch), None
+            else:
+                outputs, hits = await self._compute(served, batch, use_cache=True)
         except ModelyardError as exc:
             self._ctx.observer.failure(self.name, target, exc.code, shadow=False)
             raise
         finally:
             served.release()
-        request_id = new_id()
+        request_id = new_request_id()
         ids = prediction_ids(request_id, batch.n_rows)
         await self._log(request_id, ids, target, served, batch, outputs, hits, started)
         self._mirror(request_id, ids, batch, answered=target)
@@ -393,6 +401,17 @@ class DeploymentRuntime:
         self._retire(self.targets.clear())
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+_UUID4_CLEAR = (0xC000 << 48) | (0xF000 << 64)  # the variant and version bits ...
+_UUID4_SET = (0x8000 << 48) | (4 << 76)  # ... as uuid.uuid4 sets them
+
+
+def new_request_id() -> str:
+    """A random id as :func:`modelyard._ids.new_id` makes them (``uuid.uuid4().hex``),
+    in half the time: no ``UUID`` object per request."""
+    bits = int.from_bytes(os.urandom(16), "big") & ~_UUID4_CLEAR | _UUID4_SET
+    return f"{bits:032x}"
 
 
 _row_numbers = np.arange(0).astype(str)

@@ -35,6 +35,7 @@ __all__ = [
     "column_names",
     "columns_from_dict",
     "columns_from_records",
+    "header",
     "json_response",
     "path_param",
     "request_info",
@@ -112,9 +113,11 @@ def request_info(scope: MutableMapping[str, Any]) -> RequestInfo:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What handlers share: the serving state of this process."""
+    """What handlers share: the serving state of this process, and the workspace's feature
+    store (None when the server runs without a workspace)."""
 
     state: StateLike
+    features: Any = None
 
 
 def sticky_field(runtime: RuntimeLike) -> str | None:
@@ -158,7 +161,38 @@ def json_response(
 ) -> Response:
     """``body`` as JSON; numpy arrays are written directly, NaN and infinities as null."""
     content = orjson.dumps(body, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(content, status, headers, media_type="application/json")
+    return _JSONResponse(content, status, headers)
+
+
+class _JSONResponse(Response):
+    """``Response(content, status, headers, media_type="application/json")`` with the same
+    headers in the same order, built without ``Response``'s general-purpose rendering (it
+    is on every predict's path)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status: int, headers: Mapping[str, str] | None) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = content
+        pairs = (headers or {}).items()
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+        names = {name for name, _ in raw}
+        if b"content-length" not in names and not (status < 200 or status in (204, 304)):
+            raw.append((b"content-length", str(len(content)).encode("latin-1")))
+        if b"content-type" not in names:
+            raw.append((b"content-type", b"application/json"))
+        self.raw_headers = raw
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The request header ``name`` (lower case), as ``request.headers.get`` finds it,
+    without building the ``Headers`` object."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 def _default(value: Any) -> Any:
@@ -255,6 +289,16 @@ class StatusRecorder:
         self._send = send
         self.status = 500
         self.start = time.perf_counter()
+
+    @classmethod
+    def around(cls, scope: MutableMapping[str, Any], send: Send) -> StatusRecorder:
+        """A recorder of ``send``: the request's own when ``send`` already is it (the
+        metrics and the access log share one, saving a wrapper per message), else a new
+        one, kept in ``scope`` for the next middleware to share."""
+        recorder: StatusRecorder | None = scope.get("modelyard.recorder")
+        if recorder is None or recorder is not send:
+            recorder = scope["modelyard.recorder"] = cls(send)
+        return recorder
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -89,6 +89,11 @@ def _duration(deployment: str, protocol: str) -> Any:
     return DURATION.labels(deployment, protocol)
 
 
+@cache
+def _batch_size(deployment: str) -> Any:
+    return BATCH_SIZE.labels(deployment)
+
+
 class PrometheusObserver(ServingObserver):
     """The runtime's hooks, counted in Prometheus."""
 
@@ -96,7 +101,7 @@ class PrometheusObserver(ServingObserver):
     def batch(
         self, deployment: str, version: int, requests: int, rows: int, seconds: float
     ) -> None:
-        BATCH_SIZE.labels(deployment).observe(rows)
+        _batch_size(deployment).observe(rows)
 
     @override
     def cache(self, deployment: str, hits: int, misses: int) -> None:
@@ -131,7 +136,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        recorder = StatusRecorder(send)
+        recorder = StatusRecorder.around(scope, send)
         try:
             await self.app(scope, receive, recorder)
         finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol
+from typing import Protocol, TextIO
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from modelyard.serving._errors import error_response
 from modelyard.serving._http import StatusRecorder, request_info
 
 __all__ = [
+    "AccessLineHandler",
     "AccessLogMiddleware",
     "AuthMiddleware",
     "BodyLimitMiddleware",
@@ -36,6 +37,7 @@ __all__ = [
     "RateLimitMiddleware",
     "is_admin_route",
     "is_open_route",
+    "sole_line_handler",
 ]
 
 access_logger = logging.getLogger("modelyard.access")
@@ -149,9 +151,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await _refuse(PayloadTooLargeError(declared, self.max_bytes), scope, receive, send)
+            return
+        if declared is not None and not chunked:  # the server stops the body at its length
+            await self.app(scope, receive, send)
             return
         received = 0
         limit = self.max_bytes
@@ -167,15 +172,21 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The request's Content-Length (None: none, or not a number) and whether it has a
+    Transfer-Encoding too."""
+    length: int | None = None
+    chunked = False
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     for name, value in headers:
-        if name == b"content-length":
+        if name == b"content-length" and length is None:
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                return None, chunked
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 class RateLimitMiddleware:
@@ -235,6 +246,46 @@ def _client(scope: Scope) -> str:
     return f"addr:{client[0]}" if client else "addr:unknown"
 
 
+class AccessLineHandler(logging.StreamHandler[TextIO]):
+    """The access log's handler under ``modelyard serve``: each record as one line.
+
+    When it is all the access logger does (its only handler, nothing filtered or
+    propagated, the message alone formatted), :class:`AccessLogMiddleware` hands it each
+    line directly (:meth:`write_line`): the same line on the same stream, without the
+    ``LogRecord`` that logging builds per request (measured: 15 µs, a seventh of the app's
+    CPU for a one-row predict).
+    """
+
+    def write_line(self, line: str, logger: str) -> None:
+        """``line`` as :meth:`emit` writes a record of ``logger`` whose message it is."""
+        self.acquire()
+        try:
+            self.stream.write(line + self.terminator)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(logging.LogRecord(logger, logging.INFO, "", 0, line, None, None))
+        finally:
+            self.release()
+
+
+def sole_line_handler(logger: logging.Logger) -> AccessLineHandler | None:
+    """The :class:`AccessLineHandler` that would write every INFO record of ``logger`` as
+    its bare message, if that is all logging would do with one; else None."""
+    if logger.propagate or logger.filters or logger.disabled or len(logger.handlers) != 1:
+        return None
+    handler = logger.handlers[0]
+    if type(handler) is not AccessLineHandler or handler.filters or handler.level > logging.INFO:
+        return None
+    formatter = handler.formatter
+    if formatter is not None and not (
+        type(formatter) is logging.Formatter and formatter._fmt == "%(message)s"
+    ):
+        return None
+    return handler if logging.getLogRecordFactory() is logging.LogRecord else None
+
+
 class AccessLogMiddleware:
     """One JSON line per request on the ``modelyard.access`` logger: method, path, status,
     duration_ms, deployment, version, protocol and the API key's name."""
@@ -247,7 +298,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http" or not self.logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
-        recorder = StatusRecorder(send)
+        recorder = StatusRecorder.around(scope, send)
         try:
             await self.app(scope, receive, recorder)
         finally:
@@ -265,4 +316,9 @@ class AccessLogMiddleware:
             "protocol": info.protocol or None,
             "key": info.key,
         }
-        self.logger.info(orjson.dumps(line).decode())
+        text = orjson.dumps(line).decode()
+        handler = sole_line_handler(self.logger)
+        if handler is not None:
+            handler.write_line(text, self.logger.name)
+        else:
+            self.logger.info(text)

@@ -25,6 +25,7 @@ from modelyard.serving._http import (
     column_names,
     columns_from_dict,
     columns_from_records,
+    header,
     json_response,
     path_param,
     request_info,
@@ -136,7 +137,7 @@ async def invocations(ctx: Context, request: Request) -> Response:
     info.deployment = runtime.name
     body = await request.body()
     signature = runtime.signature()
-    content_type = request.headers.get("content-type", "application/json")
+    content_type = header(request, b"content-type") or ""
     if content_type.split(";")[0].strip().lower() in ("text/csv", "application/csv"):
         batch = parse_csv(body, signature)
     else:

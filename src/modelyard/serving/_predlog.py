@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and a frozen __init__ costs twice
 class LogEntry:
     """The facts of one answered request, as the runtime knows them."""
 

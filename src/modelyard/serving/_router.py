@@ -45,11 +45,12 @@ class Router:
         total = sum(self.weights)
         self._bounds = [bound / total for bound in accumulate(self.weights)]
         self._bounds[-1] = 1.0
+        self._primary = self.targets[self.weights.index(max(self.weights))]
 
     @property
     def primary(self) -> str:
         """The target with the largest weight (the first of equals)."""
-        return self.targets[self.weights.index(max(self.weights))]
+        return self._primary
 
     def choose(self, sticky: str | None = None) -> str:
         """One target: a stable function of ``sticky`` when given, else random."""

@@ -116,12 +116,14 @@ def _validate_tensor(batch: InputBatch, spec: TensorSpec) -> InputBatch:
             )
         (name, values), *_ = batch.columns.items()
     else:
-        name, values = "tensor", np.asarray(batch.tensor)
+        assert batch.tensor is not None  # validate_batch checked: columns or a tensor
+        name, values = "tensor", batch.tensor
     tensor = np.asarray(values)
     _check_rows(name, tensor, batch.n_rows, any_ndim=True)
     trailing = spec.shape[1:]
-    fits = tensor.ndim == len(spec.shape) and all(
-        want in (-1, got) for got, want in zip(tensor.shape[1:], trailing, strict=True)
+    fits = tensor.ndim == len(spec.shape) and (
+        tensor.shape[1:] == trailing
+        or all(want in (-1, got) for got, want in zip(tensor.shape[1:], trailing, strict=True))
     )
     if not fits:
         raise ValidationError(
@@ -129,7 +131,10 @@ def _validate_tensor(batch: InputBatch, spec: TensorSpec) -> InputBatch:
             f"{list(spec.shape)} (-1 = any size)",
             details={"field": name, "expected": list(spec.shape), "actual": list(tensor.shape)},
         )
-    return InputBatch(n_rows=batch.n_rows, tensor=cast_values(name, tensor, spec.dtype))
+    cast = cast_values(name, tensor, spec.dtype)
+    if cast is batch.tensor:
+        return batch  # already what the model takes
+    return InputBatch(n_rows=batch.n_rows, tensor=cast)
 
 
 def cast_values(name: str, values: np.ndarray, dtype: str) -> np.ndarray:
