@@ -288,7 +288,8 @@ def _spawn(db: Database, url: str, name: str, kill: str, tmp_path: Path) -> dict
     before committing; "ack": after committing, before acknowledging; "": never)."""
     args = {"db": db.url.render_as_string(hide_password=False), "url": url, "stream": name,
             "kill": kill, "max_events": 20, "batch_rows": 8}  # fmt: skip
-    env = {**os.environ, "TMPDIR": str(tmp_path)}  # where a killed run leaves its spill
+    tests = str(Path(__file__).resolve().parents[1])  # the child imports the test kits
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": tests}
     done = subprocess.run(
         [sys.executable, __file__, json.dumps(args)],
         capture_output=True, text=True, timeout=120, env=env,
