@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import os
 import secrets
 import time
-import uuid
 
 __all__ = ["current_user", "new_id", "now_ms", "run_name"]
 
@@ -55,9 +55,15 @@ _NOUNS = (
 )
 
 
+_UUID4_CLEAR = (0xC000 << 48) | (0xF000 << 64)  # the variant and version bits ...
+_UUID4_SET = (0x8000 << 48) | (4 << 76)  # ... as uuid.uuid4 sets them
+
+
 def new_id() -> str:
-    """A random 32-hex-digit id (runs, experiments, predictions)."""
-    return uuid.uuid4().hex
+    """A random 32-hex-digit id (runs, experiments, predictions): ``uuid.uuid4().hex``,
+    made without a ``UUID`` object, in half the time (the server makes one per request)."""
+    bits = int.from_bytes(os.urandom(16), "big") & ~_UUID4_CLEAR | _UUID4_SET
+    return f"{bits:032x}"
 
 
 def now_ms() -> int:

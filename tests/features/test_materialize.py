@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from features.test_online import BACKENDS, open_store
+from featurekit import BACKENDS, open_store
 from modelyard.errors import ValidationError
 from modelyard.features._materialize import MaterializeResult, materialize
 from modelyard.features._online import FieldStatus, OnlineStore

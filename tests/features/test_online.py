@@ -5,58 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
-import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import service_missing
+from featurekit import BACKENDS, BASE, STAMP, open_store
 from modelyard.errors import StoreUnavailableError, ValidationError
 from modelyard.features._online import FieldStatus, OnlineStore, encode_keys
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 
-REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
-BACKENDS = ["sqlite", "redis"]
-BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-STAMP = pa.timestamp("us", "UTC")
 P, NULL, NF, OLD = (FieldStatus.PRESENT, FieldStatus.NULL_VALUE, FieldStatus.NOT_FOUND,
                     FieldStatus.OUTSIDE_MAX_AGE)  # fmt: skip
-
-
-@contextmanager
-def open_store(kind: str, tmp_path: Path) -> Iterator[OnlineStore]:
-    """A SQLite store in ``tmp_path``, or a Redis store under a prefix of its own that is
-    emptied afterwards."""
-    if kind == "sqlite":
-        with SqliteOnlineStore(tmp_path / "online.db") as store:
-            yield store
-        return
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        service_missing(f"Redis at {REDIS_URL} is unreachable: {type(exc).__name__}")
-    prefix = f"modelyard_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with RedisOnlineStore(REDIS_URL, prefix=prefix) as store:
-            yield store
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from conftest import service_missing
 from modelyard import Workspace
+from modelyard._ids import new_id
 from modelyard.deployments import DeploymentSpec
 from modelyard.errors import (
     DeploymentNotFoundError,
@@ -29,7 +30,6 @@ from modelyard.errors import (
     VersionNotServedError,
 )
 from modelyard.registry import ColumnSpec, Signature, TensorSpec
-from modelyard.serving._deployment import new_request_id
 from modelyard.serving._observer import ServingObserver
 from modelyard.serving._runtime import ServingState
 from modelyard.serving._types import InputBatch, PredictionResult
@@ -624,7 +624,7 @@ def test_a_failing_model_fails_its_requests_not_the_server(ws: Workspace) -> Non
 
 
 def test_request_ids_are_uuid4_hex() -> None:
-    ids = {new_request_id() for _ in range(1000)}
+    ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000
     for text in ids:
         parsed = uuid.UUID(hex=text)

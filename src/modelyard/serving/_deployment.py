@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard._ids import now_ms
+from modelyard._ids import new_id, now_ms
 from modelyard.deployments import Deployment, DeploymentSpec, DeploymentStatus, StickyKey
 from modelyard.errors import (
     ModelyardError,
@@ -143,7 +142,7 @@ class DeploymentRuntime:
             raise
         finally:
             served.release()
-        request_id = new_request_id()
+        request_id = new_id()
         ids = prediction_ids(request_id, batch.n_rows)
         await self._log(request_id, ids, target, served, batch, outputs, hits, started)
         self._mirror(request_id, ids, batch, answered=target)
@@ -401,17 +400,6 @@ class DeploymentRuntime:
         self._retire(self.targets.clear())
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
-
-
-_UUID4_CLEAR = (0xC000 << 48) | (0xF000 << 64)  # the variant and version bits ...
-_UUID4_SET = (0x8000 << 48) | (4 << 76)  # ... as uuid.uuid4 sets them
-
-
-def new_request_id() -> str:
-    """A random id as :func:`modelyard._ids.new_id` makes them (``uuid.uuid4().hex``),
-    in half the time: no ``UUID`` object per request."""
-    bits = int.from_bytes(os.urandom(16), "big") & ~_UUID4_CLEAR | _UUID4_SET
-    return f"{bits:032x}"
 
 
 _row_numbers = np.arange(0).astype(str)
