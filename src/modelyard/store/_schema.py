@@ -36,6 +36,8 @@ __all__ = [
     "experiments",
     "feature_definitions",
     "feature_materializations",
+    "job_schedules",
+    "jobs",
     "latest_metrics",
     "metadata",
     "metrics",
@@ -366,4 +368,42 @@ feature_materializations = Table(  # how far each view version is in the online 
     Column("rows", BigInteger, nullable=False),
     Column("updated_at", Millis, nullable=False),
     PrimaryKeyConstraint("view", "version", "store"),
+)
+
+# -- jobs: the durable queue (leases, retries, dead letters) and schedule ticks ----------
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # a modelyard.jobs.JobStatus value
+    Column("priority", Integer, nullable=False),  # higher runs first
+    Column("idempotency_key", String(255), unique=True),
+    Column("attempts", Integer, nullable=False),  # attempts started so far
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", Millis, nullable=False),  # not claimed before (retry backoff)
+    Column("lease_owner", String(255)),
+    Column("lease_expires_at", Millis),  # renewed by the worker's heartbeat
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("result", JSON),
+    Column("error", JSON),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Column("started_at", Millis),
+    Column("ended_at", Millis),
+    Index(None, "status", "priority", "run_after"),
+    Index(None, "status", "lease_expires_at"),
+    Index(None, "created_at"),
+)
+
+job_schedules = Table(  # the next tick of each schedule that workers enqueue
+    "job_schedules",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("schedule", String(255), nullable=False),
+    Column("next_fire", Millis, nullable=False),
+    Column("last_job_id", String(32)),
+    Column("updated_at", Millis, nullable=False),
 )
