@@ -387,6 +387,7 @@ jobs = Table(
     Column("lease_owner", String(255)),
     Column("lease_expires_at", Millis),  # renewed by the worker's heartbeat
     Column("cancel_requested", Boolean, nullable=False),
+    Column("progress", JSON),  # the running attempt's latest {stage, done, total}
     Column("result", JSON),
     Column("error", JSON),
     Column("created_at", Millis, nullable=False),
