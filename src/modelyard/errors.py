@@ -9,6 +9,7 @@ ModelyardError
  │    ├── CheckFailedError                       a data check failed under the fail policy
  │    ├── PipelineDefinitionError                a pipeline whose steps do not form a DAG
  │    ├── MalformedBodyError                     a request body that cannot be read at all
+ │    ├── UnknownJobKindError                    a job kind no module registered
  │    └── ReservedAliasError                     `latest`, `v<N>` or a malformed alias
  ├── NotFoundError               (LookupError)  something named does not exist
  │    ├── ExperimentNotFoundError
@@ -24,9 +25,11 @@ ModelyardError
  │    ├── FeatureNotFoundError                  an unknown entity, feature view, feature or service
  │    ├── SourceNotFoundError    (FileNotFoundError) a source file or glob that matches nothing
  │    ├── VersionNotServedError                  a version no target of a deployment serves
+ │    ├── JobNotFoundError
  │    └── ApiKeyNotFoundError
  ├── ConflictError                              the request contradicts stored state
  │    ├── ParamConflictError                     a param logged again with another value
+ │    ├── JobStateError                          a job in a state that forbids the action
  │    └── RunNotActiveError                      writing to a run that has ended
  ├── AuthenticationError         (PermissionError) no valid API key was given
  ├── PermissionDeniedError       (PermissionError) the key lacks the scope a route needs
@@ -34,6 +37,7 @@ ModelyardError
  ├── OverloadedError                            a queue is full; retry after a pause
  ├── PayloadTooLargeError        (ValueError)   a request body over the configured limit
  ├── IntegrityError                             stored bytes do not match their digest
+ ├── JobCancelledError                          a running job whose cancel was requested
  ├── FlavorError                 (TypeError)    a model no flavor can save, load or predict
  ├── ModelOutputError            (RuntimeError) a model answered the wrong number of rows
  ├── StepFailedError             (RuntimeError) a pipeline step's own code raised
@@ -67,6 +71,9 @@ __all__ = [
     "FilterSyntaxError",
     "FlavorError",
     "IntegrityError",
+    "JobCancelledError",
+    "JobNotFoundError",
+    "JobStateError",
     "MalformedBodyError",
     "ModelNotFoundError",
     "ModelOutputError",
@@ -88,6 +95,7 @@ __all__ = [
     "SourceUnavailableError",
     "StepFailedError",
     "StoreUnavailableError",
+    "UnknownJobKindError",
     "ValidationError",
     "VersionNotServedError",
 ]
@@ -438,3 +446,41 @@ class FeatureNotFoundError(NotFoundError):
             f"{kind} {name!r} does not exist ({hint})",
             details={"kind": kind, "name": name, "known": known},
         )
+
+
+class JobNotFoundError(NotFoundError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} does not exist", details={"job_id": job_id})
+
+
+class UnknownJobKindError(ValidationError):
+    """A job kind that no registered module defines."""
+
+    code = "unknown_job_kind"
+
+    def __init__(self, kind: str, known: list[str]) -> None:
+        super().__init__(
+            f"job kind {kind!r} is not registered (kinds: {', '.join(known) or 'none'})",
+            details={"kind": kind, "kinds": known},
+        )
+
+
+class JobStateError(ConflictError):
+    """An action the job's state forbids (cancelling a finished job, retrying a queued one)."""
+
+    code = "job_state_conflict"
+
+    def __init__(self, job_id: str, action: str, status: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"job {job_id} is {status}; only {', '.join(allowed)} jobs can be {action}",
+            details={"job_id": job_id, "action": action, "status": status, "allowed": allowed},
+        )
+
+
+class JobCancelledError(ModelyardError):
+    """Raised inside a running job (by its context) once a cancel was requested."""
+
+    code = "job_cancelled"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled", details={"job_id": job_id})
