@@ -75,7 +75,11 @@ class Workspace:
         """Deployments: traffic policies over model versions, read by the prediction server."""
         from modelyard.deployments import DeploymentStore
 
-        return DeploymentStore(self.db, lambda: self.registry)  # imported when first needed
+        return DeploymentStore(  # the registries are imported when first needed
+            self.db,
+            lambda: self.registry,
+            feature_service=lambda name: self.features.registry.service(name),
+        )
 
     @cached_property
     def datasets(self) -> DatasetStore:

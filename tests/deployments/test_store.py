@@ -22,6 +22,7 @@ from modelyard.errors import (
     AliasNotFoundError,
     ConflictError,
     DeploymentNotFoundError,
+    FeatureNotFoundError,
     ModelNotFoundError,
     ModelVersionNotFoundError,
     ModelyardError,
@@ -135,6 +136,8 @@ def test_create_with_an_unresolvable_target_writes_nothing(
         ({"batching": {"max_batch_size": 128, "max_queue_rows": 64}}, ValidationError, "queue"),
         ({"cache": {"ttl_s": 0}}, ValidationError, "cache.ttl_s"),
         ({"name": "renamed"}, ValidationError, "cannot change name"),
+        ({"feature_service": "nope"}, FeatureNotFoundError, "no feature service"),
+        ({"feature_service": "not-a-name"}, ValidationError, "feature_service"),
     ],
 )
 def test_an_invalid_update_changes_nothing(

@@ -45,6 +45,13 @@ CacheOpt = Annotated[
 ]
 CacheTtlOpt = Annotated[float | None, typer.Option("--cache-ttl", help="Cache entry lifetime, s.")]
 DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d")]
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--feature-service",
+        help="Feature service whose features the server reads for each request's entities.",
+    ),
+]
 
 
 @deployments_app.command("create")
@@ -60,13 +67,19 @@ def create(
     max_queue_rows: QueueOpt = None,
     cache: CacheOpt = None,
     cache_ttl: CacheTtlOpt = None,
+    feature_service: ServiceOpt = None,
     description: DescriptionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a deployment; every target must resolve in the registry now."""
     from modelyard.deployments import DeploymentSpec
 
-    fields: dict[str, Any] = {"name": name, "model": model, "description": description}
+    fields: dict[str, Any] = {
+        "name": name,
+        "model": model,
+        "description": description,
+        "feature_service": feature_service,
+    }
     if traffic is not None:
         fields["traffic"] = traffic
     fields["shadow"] = tuple(shadow or ())
@@ -94,6 +107,10 @@ def update(
     max_queue_rows: QueueOpt = None,
     cache: CacheOpt = None,
     cache_ttl: CacheTtlOpt = None,
+    feature_service: ServiceOpt = None,
+    clear_feature_service: Annotated[
+        bool, typer.Option("--clear-feature-service", help="Requests carry the model inputs.")
+    ] = False,
     description: DescriptionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -101,8 +118,14 @@ def update(
     store = open_workspace(ctx).deployments
     current = store.get(name).spec
     changes: dict[str, Any] = _given(
-        model=model, traffic=traffic, sticky=sticky, description=description
+        model=model,
+        traffic=traffic,
+        sticky=sticky,
+        description=description,
+        feature_service=feature_service,
     )
+    if clear_feature_service:
+        changes["feature_service"] = None
     if shadow or clear_shadow:
         changes["shadow"] = tuple(shadow or ())
     if clear_sticky:
@@ -223,6 +246,7 @@ def _describe(spec: DeploymentSpec) -> list[tuple[str, str]]:
         ("sticky", str(spec.sticky) if spec.sticky else "-"),
         ("batching", f"{b.max_batch_size} rows, {b.max_wait_ms:g} ms, queue {b.max_queue_rows}"),
         ("cache", cache),
+        ("feature service", spec.feature_service or "-"),
         ("description", spec.description or "-"),
     ]
 

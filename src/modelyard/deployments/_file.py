@@ -6,6 +6,7 @@ model = "fraud"
 traffic = "champion=0.9,challenger=0.1"   # or [{target = "champion", weight = 0.9}, ...]
 shadow = ["v3"]
 sticky = "header:x-user-id"
+feature_service = "fraud_v1"              # requests give entity keys; features are read
 
 [deployments.fraud.batching]
 max_batch_size = 128

@@ -28,6 +28,7 @@ __all__ = [
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_SERVICE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,255}$")
 
 Target = Annotated[str, AfterValidator(check_target)]
@@ -116,6 +117,9 @@ class CacheOptions(Frozen):
 class DeploymentSpec(Frozen):
     """Everything a deployment is configured by.
 
+    With ``feature_service``, requests carry entity keys (and request fields) and the
+    server reads the service's features from the online store for the model.
+
     ``traffic`` and ``sticky`` also take their text forms, as the CLI and TOML files write
     them: ``"champion=0.9,challenger=0.1"`` and ``"header:x-user-id"``.
 
@@ -133,6 +137,7 @@ class DeploymentSpec(Frozen):
     sticky: StickyKey | None = None
     batching: BatchingOptions = BatchingOptions()
     cache: CacheOptions = CacheOptions()
+    feature_service: str | None = None
     description: str | None = None
 
     @field_validator("name")
@@ -143,6 +148,13 @@ class DeploymentSpec(Frozen):
                 f"{value!r} is not a deployment name: use 1-64 letters, digits, _ . - "
                 "starting with a letter or digit"
             )
+        return value
+
+    @field_validator("feature_service")
+    @classmethod
+    def _check_service(cls, value: str | None) -> str | None:
+        if value is not None and not _SERVICE.match(value):
+            raise ValueError(f"{value!r} is not a feature service name (a Python identifier)")
         return value
 
     @field_validator("model")

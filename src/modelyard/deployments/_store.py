@@ -61,10 +61,12 @@ class DeploymentStore:
         db: Database,
         registry: Registry | Callable[[], Registry],
         *,
+        feature_service: Callable[[str], object] | None = None,
         stale_after_s: float = 60.0,
     ) -> None:
         self.db = db
         self._registry = registry
+        self._feature_service = feature_service
         self.stale_after_s = stale_after_s
 
     @property
@@ -158,6 +160,13 @@ class DeploymentStore:
         self.registry.get_model(spec.model)
         for target in spec.targets:
             self.registry.resolve(spec.target_uri(target))
+        if spec.feature_service is not None:
+            if self._feature_service is None:
+                raise ValidationError(
+                    f"deployment {spec.name!r} declares feature service "
+                    f"{spec.feature_service!r}, but this store has no feature registry"
+                )
+            self._feature_service(spec.feature_service)  # FeatureNotFoundError lists them
 
     # -- reading -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from modelyard.features._online import FieldStatus, OnlineRead, OnlineStore
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._registry import Action, FeatureRegistry, Plan, PlanItem, RegisteredView
+from modelyard.features._serving import OnlineFrame
 from modelyard.features._skew import Mismatch, SkewReport
 from modelyard.features._store import FeatureStore
 from modelyard.features._types import Entity, FeatureService, FeatureView, Field, parse_refs
@@ -30,6 +31,7 @@ __all__ = [
     "MaterializeResult",
     "Mismatch",
     "OnDemandFeatureView",
+    "OnlineFrame",
     "OnlineRead",
     "OnlineStore",
     "Plan",

@@ -31,7 +31,7 @@ from modelyard.store import Database
 from modelyard.store._schema import feature_materializations
 from modelyard.store._sql import upsert
 
-__all__ = ["materialize_views", "online_features", "online_name"]
+__all__ = ["OnlineFrame", "materialize_views", "online_features", "online_name"]
 
 _EPOCH = "1970-01-01T00:00:00Z"
 
@@ -102,65 +102,84 @@ def materialize_views(
     return results
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class OnlineFrame:
+    """Online feature values as columns, in Feast's order: the entity columns (join keys
+    and request fields) as given, then each feature asked for. Values read only as inputs
+    of on-demand transforms are in ``values`` but not in ``names``.
+
+    Attributes:
+        names: the columns of the answer, in order.
+        values: per column, one value per entity row (``None`` unless present).
+        statuses: per column, one :class:`FieldStatus` name per entity row.
+        event_timestamps: per column, the event time of each value (ISO 8601, UTC).
+    """
+
+    names: list[str]
+    values: dict[str, list[Any]]
+    statuses: dict[str, list[str]]
+    event_timestamps: dict[str, list[str | None]]
+
+    def to_feast(self) -> dict[str, Any]:
+        """Feast's ``get-online-features`` response body."""
+        return {
+            "metadata": {"feature_names": self.names},
+            "results": [
+                {
+                    "values": self.values[name],
+                    "statuses": self.statuses[name],
+                    "event_timestamps": self.event_timestamps[name],
+                }
+                for name in self.names
+            ],
+        }
+
+
 def online_features(
     resolved: Resolved,
     store: OnlineStore,
     entity_rows: Mapping[str, Sequence[Any]],
     *,
     full_feature_names: bool = False,
-) -> dict[str, Any]:
+) -> OnlineFrame:
     """Feature values for ``entity_rows`` (columns: join keys, and request fields for
-    on-demand views) in Feast's ``get-online-features`` response format."""
+    on-demand views), on-demand transforms applied; raises ValidationError for a missing
+    or mistyped key."""
     lengths = {len(values) for values in entity_rows.values()}
     if len(lengths) != 1 or 0 in lengths:
         raise ValidationError("entities must be columns of the same, non-zero length")
     (count,) = lengths
+    present = [str(FieldStatus.PRESENT)] * count
+    epoch: list[str | None] = [_EPOCH] * count
     names: list[str] = list(entity_rows)
-    results: list[dict[str, Any]] = [
-        {
-            "values": list(entity_rows[n]),
-            "statuses": [str(FieldStatus.PRESENT)] * count,
-            "event_timestamps": [_EPOCH] * count,
-        }
-        for n in names
-    ]
-    columns: dict[str, list[Any]] = {n: list(entity_rows[n]) for n in names}
+    values: dict[str, list[Any]] = {n: list(entity_rows[n]) for n in names}
+    statuses = dict.fromkeys(names, present)
+    stamps: dict[str, list[str | None]] = dict.fromkeys(names, epoch)
     for registered, features in resolved.views:
         view = registered.view
         keys = _keys(view.name, view.join_keys, entity_rows)
         read = store.read(online_name(registered), keys, features, max_age=view.ttl)
-        stamps = [_iso(t) for t in read.event_timestamps]
+        times = [_iso(t) for t in read.event_timestamps]
         for feature in features:
             name = f"{view.name}__{feature}" if full_feature_names else feature
-            columns[name] = read.values[feature]
-            if (view.name, feature) in resolved.hidden:
-                continue
-            names.append(name)
-            results.append(
-                {
-                    "values": read.values[feature],
-                    "event_timestamps": stamps,
-                    "statuses": [str(s) for s in read.statuses[feature]],
-                }
-            )
+            values[name] = read.values[feature]
+            statuses[name] = [str(s) for s in read.statuses[feature]]
+            stamps[name] = times
+            if (view.name, feature) not in resolved.hidden:
+                names.append(name)
     if resolved.on_demand:
-        table = with_on_demand(pa.table(columns), resolved, full_feature_names=full_feature_names)
+        table = with_on_demand(pa.table(values), resolved, full_feature_names=full_feature_names)
         for odfv, outputs in resolved.on_demand:
             for feature in outputs:
                 name = f"{odfv.name}__{feature}" if full_feature_names else feature
-                values = table.column(name).to_pylist()
+                values[name] = table.column(name).to_pylist()
+                statuses[name] = [
+                    str(FieldStatus.PRESENT if v is not None else FieldStatus.NULL_VALUE)
+                    for v in values[name]
+                ]
+                stamps[name] = epoch
                 names.append(name)
-                results.append(
-                    {
-                        "values": values,
-                        "event_timestamps": [_EPOCH] * count,
-                        "statuses": [
-                            str(FieldStatus.PRESENT if v is not None else FieldStatus.NULL_VALUE)
-                            for v in values
-                        ],
-                    }
-                )
-    return {"metadata": {"feature_names": names}, "results": results}
+    return OnlineFrame(names, values, statuses, stamps)
 
 
 def _keys(

@@ -29,8 +29,14 @@ from modelyard.features._online import OnlineStore
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
-from modelyard.features._serving import materialize_views, online_features, online_name
+from modelyard.features._serving import (
+    OnlineFrame,
+    materialize_views,
+    online_features,
+    online_name,
+)
 from modelyard.features._skew import SkewReport, skew
+from modelyard.features._types import Field
 from modelyard.store import Database
 
 if TYPE_CHECKING:
@@ -109,10 +115,35 @@ class FeatureStore:
         and request fields for on-demand views), in Feast's response format:
         ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses",
         "event_timestamps"}, ...]}``."""
+        return self.online_frame(
+            features, entity_rows, full_feature_names=full_feature_names
+        ).to_feast()
+
+    def online_frame(
+        self,
+        features: Sequence[str] | str,
+        entity_rows: Mapping[str, Sequence[Any]],
+        *,
+        full_feature_names: bool = False,
+    ) -> OnlineFrame:
+        """Like :meth:`get_online_features`, as columns (what a deployment predicts on)."""
         resolved = self.registry.resolve_all(features)
         return online_features(
             resolved, self.online, entity_rows, full_feature_names=full_feature_names
         )
+
+    def request_fields(self, features: Sequence[str] | str) -> list[Field]:
+        """What a caller must give to get ``features`` online: the join keys of their
+        views, then the request fields of their on-demand views, each once."""
+        resolved = self.registry.resolve_all(features)
+        fields: dict[str, Field] = {}
+        for registered, _features in resolved.views:
+            for key in registered.view.join_keys:
+                fields.setdefault(key.name, key)
+        for odfv, _outputs in resolved.on_demand:
+            for field in odfv.request:
+                fields.setdefault(field.name, field)
+        return list(fields.values())
 
     @property
     def folder(self) -> Path:

@@ -31,6 +31,7 @@ from modelyard.errors import (
 from modelyard.registry import LoadedModel, Signature
 from modelyard.serving._cache import LocalCache, PredictionCache, RedisCache
 from modelyard.serving._executor import PredictExecutor
+from modelyard.serving._feature_inputs import FeatureInputs
 from modelyard.serving._observer import BatcherStats, CacheStats, ServingObserver
 from modelyard.serving._predlog import LogEntry, PredictionLog, encode_record
 from modelyard.serving._router import Router
@@ -41,6 +42,8 @@ from modelyard.serving._validate import validate_batch
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from modelyard.features import FeatureStore
 
 __all__ = ["DeploymentRuntime", "RuntimeContext"]
 
@@ -59,6 +62,7 @@ class RuntimeContext:
     observer: ServingObserver
     redis: Redis | None = None
     retry_after_s: float = 1.0
+    features: FeatureStore | None = None
 
 
 class DeploymentRuntime:
@@ -70,6 +74,7 @@ class DeploymentRuntime:
         self._staged: Deployment | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.cache: PredictionCache | None = None
+        self.inputs: FeatureInputs | None = None
         self.stage(deployment)
         self.commit(force=True)
 
@@ -89,8 +94,14 @@ class DeploymentRuntime:
         return self.spec.sticky
 
     def signature(self) -> Signature | None:
-        """The signature of the primary target's serving version (the heaviest route's;
-        another traffic target's while it has none)."""
+        """What requests carry: the signature of the primary target's serving version (the
+        heaviest route's; another traffic target's while it has none), or, with a feature
+        service, its join keys and request fields and the model inputs no feature gives."""
+        model = self.model_signature()
+        return model if self.inputs is None else self.inputs.request_signature(model)
+
+    def model_signature(self) -> Signature | None:
+        """The signature of the model version that answers by default."""
         slots = self.targets.slots
         served = slots[self.router.primary].served
         if served is not None:
@@ -132,6 +143,9 @@ class DeploymentRuntime:
             self._ctx.observer.failure(self.name, "", exc.code, shadow=False)
             raise
         try:
+            if self.inputs is not None:  # the request names entities; add their features
+                batch = await self.inputs.enrich(batch, served.signature)
+            logged = batch
             batch = validate_batch(batch, served.signature)
             if self.cache is None:
                 outputs, hits = await served.batcher.submit(batch), None
@@ -144,6 +158,8 @@ class DeploymentRuntime:
             served.release()
         request_id = new_id()
         ids = prediction_ids(request_id, batch.n_rows)
+        if self.inputs is not None:
+            batch = logged  # the entities and every feature value the model was given
         await self._log(request_id, ids, target, served, batch, outputs, hits, started)
         self._mirror(request_id, ids, batch, answered=target)
         return PredictionResult(
@@ -329,8 +345,23 @@ class DeploymentRuntime:
             served.batcher.limits = self.spec.batching
         if old is None or old.cache != self.spec.cache:
             self.cache = self._make_cache(self.spec)
+        if old is None or old.feature_service != self.spec.feature_service:
+            self.inputs = self._make_inputs(self.spec)
         self._retire(self.targets.unused())
         return True
+
+    def _make_inputs(self, spec: DeploymentSpec) -> FeatureInputs | None:
+        if spec.feature_service is None:
+            return None
+        if self._ctx.features is None:
+            log.warning(
+                "deployment %s declares feature service %s, but the server has no feature "
+                "store: requests must carry the model inputs",
+                spec.name,
+                spec.feature_service,
+            )
+            return None
+        return FeatureInputs(self._ctx.features, spec.feature_service)
 
     def _make_cache(self, spec: DeploymentSpec) -> PredictionCache | None:
         options = spec.cache

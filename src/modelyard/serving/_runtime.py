@@ -91,6 +91,7 @@ class ServingState:
             observer=self.observer,
             redis=_redis(self.settings.cache_url),
             retry_after_s=self.settings.refresh_interval_s,
+            features=self.workspace.features,
         )
         try:
             await self.refresh()
