@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from modelyard.data import DatasetStore, LineageGraph, PipelineRunner
     from modelyard.deployments import DeploymentStore
     from modelyard.features import FeatureStore
+    from modelyard.jobs import JobQueue
     from modelyard.registry import Registry
 
 __all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
@@ -123,6 +124,14 @@ class Workspace:
             tracking=self.tracking,
             registry=self.registry,
         )
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """The durable job queue (built-in kinds plus ``[jobs] kind_modules``)."""
+        from modelyard.jobs import JobKinds, JobQueue
+
+        kinds = JobKinds.load(self.settings.jobs.kind_modules, self.path)
+        return JobQueue(self.db, self.settings.jobs, kinds)
 
     @cached_property
     def keys(self) -> KeyStore:

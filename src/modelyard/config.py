@@ -34,6 +34,7 @@ __all__ = [
     "CONFIG_FILE",
     "DataSettings",
     "FeatureSettings",
+    "JobSettings",
     "ServingSettings",
     "Settings",
     "find_workspace",
@@ -110,6 +111,45 @@ class FeatureSettings(BaseModel):
     )
 
 
+class JobSettings(BaseModel):
+    """The ``[jobs]`` table: the durable job queue and its workers
+    (``MODELYARD_JOBS__LEASE_S``...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lease_s: float = Field(
+        default=30.0, gt=0, description="How long a claimed job is a worker's without a heartbeat."
+    )
+    heartbeat_s: float = Field(
+        default=10.0, gt=0, description="How often a worker renews its leases (< lease_s)."
+    )
+    poll_s: float = Field(default=1.0, gt=0, description="Pause of an idle worker between polls.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Attempts before a job is dead (per job override)."
+    )
+    backoff_s: float = Field(default=5.0, ge=0, description="First retry pause; doubles.")
+    backoff_max_s: float = Field(default=600.0, ge=0, description="Longest retry pause.")
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="How long a stopping worker lets its jobs finish."
+    )
+    schedules: bool = Field(
+        default=True, description="Workers enqueue the runs of scheduled pipelines."
+    )
+    schedule_check_s: float = Field(
+        default=5.0, gt=0, description="How often a worker looks for schedule ticks."
+    )
+    kind_modules: tuple[str, ...] = Field(
+        default=(),
+        description="More job kinds: module names, or .py files relative to the workspace.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> JobSettings:
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError(f"heartbeat_s ({self.heartbeat_s}) must be below lease_s")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a workspace is configured by. Read once, then frozen."""
 
@@ -145,6 +185,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     def resolved_predictions_dir(self) -> Path:
         """Absolute folder of the prediction log."""
