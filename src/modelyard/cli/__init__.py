@@ -8,6 +8,7 @@ from modelyard.cli import (  # noqa: F401  (register commands)
     _data,
     _deployments,
     _features,
+    _jobs,
     _keys,
     _models,
     _quickstart,
