@@ -143,12 +143,23 @@ def test_definitions_are_discovered_from_the_workspace(ws: Workspace) -> None:
         "user = Entity.of('user', {'user_id': 'BIGINT'})\n"
         "stats = FeatureView('user_stats', (user,), 'user_stats',\n"
         "                    (Field('txn_count', 'BIGINT'),), ttl=dt.timedelta(hours=1))\n"
+        "@on_demand_feature_view(sources=['user_stats:txn_count'],\n"
+        "                        schema=[Field('busy', 'BOOLEAN')])\n"
+        "def busy(rows):\n"
+        "    return pa.table({'busy': pc.greater(rows['txn_count'], 10)})\n"
+        "service = FeatureService('fraud', ('user_stats:*', 'busy:busy'))\n"
+    )
+    (folder / "fraud.py").write_text(
+        "import pyarrow as pa\nimport pyarrow.compute as pc\n"
+        "from modelyard.features import FeatureService, on_demand_feature_view\n"
+        + (folder / "fraud.py").read_text()
     )
 
     plan = ws.features.apply()
 
     assert sorted((i.kind, i.name) for i in plan.items) == [
-        ("entity", "user"), ("feature_view", "user_stats")
+        ("entity", "user"), ("feature_service", "fraud"), ("feature_view", "user_stats"),
+        ("on_demand_feature_view", "busy"),
     ]  # fmt: skip
 
 
@@ -183,6 +194,16 @@ def test_on_demand_views_run_on_training_rows_and_version_by_their_code(ws: Work
     assert [i.action for i in again.items] == [Action.UNCHANGED] * 3
     with pytest.raises(ValidationError, match="needs the request field 'amount'"):
         ws.features.get_historical_features(rows.drop_columns(["amount"]), ["amount_ratio:*"])
+
+
+def test_a_whole_view_asked_for_keeps_the_features_a_transform_reads(ws: Workspace) -> None:
+    ws.features.apply([USER, stats_view(), amount_ratio])
+    rows = pa.table({"user_id": pa.array([1], pa.int64()),
+                     "event_timestamp": pa.array([at(1)], STAMP), "amount": [25.0]})  # fmt: skip
+
+    table = ws.features.get_historical_features(rows, ["user_stats:*", "amount_ratio:*"])
+
+    assert table.column_names[-3:] == ["txn_count", "amount_mean", "amount_vs_mean"]
 
 
 def test_an_on_demand_view_over_an_unknown_feature_is_refused(ws: Workspace) -> None:

@@ -107,13 +107,12 @@ class RegisteredView:
 
 
 def discover(folder: Path) -> list[Definition]:
-    """Every entity, feature view and feature service defined at module level in the
-    ``*.py`` files of ``folder``."""
+    """Every entity, feature view, on-demand feature view and feature service defined at
+    module level in the ``*.py`` files of ``folder``."""
+    kinds = Entity | FeatureView | OnDemandFeatureView | FeatureService
     found: list[Definition] = []
     for _path, module in load_folder(folder, "modelyard_features", ValidationError):
-        found += [
-            v for v in vars(module).values() if isinstance(v, Entity | FeatureView | FeatureService)
-        ]
+        found += [v for v in vars(module).values() if isinstance(v, kinds)]
     return found
 
 
@@ -361,7 +360,7 @@ class FeatureRegistry:
                 raise FeatureNotFoundError("feature", f"{name}:{feature}", known)
             elif feature not in outputs:
                 outputs.append(feature)
-        asked = {(n, f) for n, _v, f in parse_refs(plain)}
+        asked = {(r.view.name, f) for r, features in self.resolve(plain) for f in features}
         sources = [s for odfv, _ in on_demand.values() for s in odfv.sources]
         hidden = {(n, f) for n, _v, f in parse_refs(sources)} - asked
         return Resolved(self.resolve([*plain, *sources]), list(on_demand.values()), hidden)

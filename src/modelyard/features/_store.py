@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from modelyard.data import DatasetStore
+from modelyard.data import DatasetStore, DatasetVersion
 from modelyard.data._duck import connect, ident
 from modelyard.data._streams import mask_url
 from modelyard.errors import ConfigError, ValidationError
@@ -28,7 +28,13 @@ from modelyard.features._on_demand import with_on_demand
 from modelyard.features._online import OnlineStore
 from modelyard.features._online_redis import RedisOnlineStore
 from modelyard.features._online_sqlite import SqliteOnlineStore
-from modelyard.features._registry import Definition, FeatureRegistry, Plan, discover
+from modelyard.features._registry import (
+    Definition,
+    FeatureRegistry,
+    Plan,
+    RegisteredView,
+    discover,
+)
 from modelyard.features._serving import (
     OnlineFrame,
     materialize_views,
@@ -217,6 +223,16 @@ class FeatureStore:
         """Offline against online values for a sample of entities; see :mod:`._skew`."""
         return skew(self, features, sample=sample, seed=seed)
 
+    def log_training_inputs(self, run: ActiveRun, features: Sequence[str] | str) -> None:
+        """Record in ``run``'s lineage the feature view versions that ``features`` resolve
+        to now and the dataset versions they read, as :meth:`get_historical_features` does
+        with ``run``: for a training set built once and used by several runs."""
+        versions = [
+            (registered, self.datasets.get(registered.view.source), names)
+            for registered, names in self.registry.resolve_all(features).views
+        ]
+        _log_inputs(run, versions)
+
     def get_historical_features(
         self,
         entity_rows: pa.Table | pd.DataFrame,
@@ -256,19 +272,25 @@ class FeatureStore:
             con.close()
         result = with_on_demand(result, everything, full_feature_names=full_feature_names)
         if run is not None:
-            for registered, version, names in versions:
-                run.log_input(
-                    "feature_view",
-                    registered.ref,
-                    details={"features": names, "dataset_version": version.ref},
-                )
-                run.log_input(
-                    "dataset_version",
-                    f"{version.dataset}@{version.id}",
-                    role="features",
-                    details={"rows": version.rows, "number": version.number},
-                )
+            _log_inputs(run, versions)
         return result
+
+
+def _log_inputs(
+    run: ActiveRun, versions: Sequence[tuple[RegisteredView, DatasetVersion, list[str]]]
+) -> None:
+    for registered, version, names in versions:
+        run.log_input(
+            "feature_view",
+            registered.ref,
+            details={"features": names, "dataset_version": version.ref},
+        )
+        run.log_input(
+            "dataset_version",
+            f"{version.dataset}@{version.id}",
+            role="features",
+            details={"rows": version.rows, "number": version.number},
+        )
 
 
 def _to_arrow(frame: Any) -> pa.Table:

@@ -9,13 +9,23 @@ from modelyard.quickstart._data import (
     generate_transactions,
     time_split,
 )
-from modelyard.quickstart._run import EXPERIMENT, MODEL_NAME, QuickstartResult, run_quickstart
+from modelyard.quickstart._features import MODEL_INPUTS, SERVICE
+from modelyard.quickstart._run import (
+    DEPLOYMENT,
+    EXPERIMENT,
+    MODEL_NAME,
+    QuickstartResult,
+    run_quickstart,
+)
 
 __all__ = [
+    "DEPLOYMENT",
     "EXPERIMENT",
     "FEATURES",
     "LABEL",
+    "MODEL_INPUTS",
     "MODEL_NAME",
+    "SERVICE",
     "QuickstartResult",
     "add_features",
     "generate_transactions",

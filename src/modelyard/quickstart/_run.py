@@ -1,12 +1,21 @@
-"""``modelyard quickstart``: a workspace, fraud data, two tracked models, a champion.
+"""``modelyard quickstart``: fraud data through a pipeline and the feature store to two
+tracked models, a champion, and a deployment that serves it from the online store.
 
-Later issues grow this into the whole loop (pipelines, features, serving, monitoring,
-retraining); each step is a plain function call on the public API, so the quickstart is
-also the canonical example of using modelyard from Python.
+The steps: raw CSV exports and stream events -> the ``transactions`` pipeline (checks,
+quarantine) -> the ``fraud_features`` pipeline (rolling per-user and per-merchant
+statistics) -> feature definitions applied and materialized -> point-in-time correct
+training data -> two tracked runs -> the better one registered as champion -> the
+``fraud`` deployment, declaring the ``fraud_features`` service -> a skew check of offline
+against online values -> new transactions scored through the deployment, their features
+read from the online store. Each step is a plain call on the public API, so the
+quickstart is also the canonical example of using modelyard from Python. Later issues
+grow it into the whole loop (monitoring, retraining).
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +23,12 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -25,22 +36,31 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard._workspace import Workspace, init_workspace
 from modelyard.data import DatasetVersion
-from modelyard.quickstart._data import (
-    FEATURES,
-    LABEL,
-    add_features,
-    generate_transactions,
-    time_split,
+from modelyard.deployments import DeploymentSpec
+from modelyard.errors import DeploymentNotFoundError
+from modelyard.features import SkewReport
+from modelyard.quickstart._data import LABEL, generate_transactions, time_split
+from modelyard.quickstart._features import (
+    FEATURE_PIPELINE,
+    MODEL_INPUTS,
+    REQUEST_FIELDS,
+    SERVICE,
+    entity_rows,
+    write_feature_modules,
 )
 from modelyard.quickstart._pipeline import PIPELINE, write_pipeline, write_sources
 from modelyard.registry import ModelVersion
+from modelyard.serving import InputBatch, PredictionResult
 from modelyard.tracking import ActiveRun, InputKind
 
-__all__ = ["EXPERIMENT", "MODEL_NAME", "QuickstartResult", "run_quickstart"]
+__all__ = ["DEPLOYMENT", "EXPERIMENT", "MODEL_NAME", "QuickstartResult", "run_quickstart"]
 
 EXPERIMENT = "fraud-quickstart"
 MODEL_NAME = "fraud"
+DEPLOYMENT = "fraud"
+DAYS = 60
 _CODES = ["merchant_category_code", "channel_code"]
+_NEW_TRANSACTIONS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +70,28 @@ class QuickstartResult:
     run_ids: dict[str, str]
     scores: dict[str, float]
     champion: ModelVersion
+    skew: SkewReport
+    scored: PredictionResult
     seconds: float
 
 
+def data_start(today: dt.date | None = None) -> dt.datetime:
+    """The first day of the quickstart's data: its last day ends at midnight (UTC) today,
+    so that feature freshness (a view's ttl) holds now, as in production."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    return dt.datetime.combine(today - dt.timedelta(days=DAYS), dt.time(), dt.UTC)
+
+
 def _candidates(seed: int) -> dict[str, tuple[Any, dict[str, Any]]]:
-    numeric = [f for f in FEATURES if f not in _CODES]
+    numeric = [f for f in MODEL_INPUTS if f not in _CODES]
+    scaled = Pipeline([("fill", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     linear = Pipeline(
         [
             (
                 "prep",
                 ColumnTransformer(
                     [
-                        ("num", StandardScaler(), numeric),
+                        ("num", scaled, numeric),
                         ("cat", OneHotEncoder(handle_unknown="ignore"), _CODES),
                     ]
                 ),
@@ -97,11 +127,13 @@ def run_quickstart(
     console = console or Console()
     started = time.perf_counter()
     workspace, _ = init_workspace(directory)
+    start = data_start()
     with workspace, _progress(console) as progress:
         step = progress.add_task("generating transactions", total=None)
-        raw = generate_transactions(rows, seed=seed)
+        raw = generate_transactions(rows, seed=seed, start=start, days=DAYS)
         files, events = write_sources(workspace, raw)
         write_pipeline(workspace)
+        write_feature_modules(workspace)
         progress.update(
             step,
             description=f"generated {raw.num_rows:,} transactions: {files} daily CSV exports, "
@@ -109,30 +141,28 @@ def run_quickstart(
             total=1,
             completed=1,
         )
+        dataset = _run_pipelines(workspace, progress)
 
-        step = progress.add_task(f"pipeline {PIPELINE}", total=None)
-
-        def show(stage: str, done: int, total: int) -> None:
-            progress.update(step, description=f"pipeline {PIPELINE}: {stage}", total=total,
-                            completed=done)  # fmt: skip
-
-        pipeline_run = workspace.pipelines.run(PIPELINE, progress=show)
-        dataset = workspace.datasets.get(PIPELINE)
-        quarantined = sum(o["rows_added"] for o in pipeline_run.outputs if o["kind"] != "data")
+        step = progress.add_task("feature store", total=None)
+        plan = workspace.features.apply()
+        progress.update(step, description="feature store: materializing the online store")
+        written = sum(r.rows_written for r in workspace.features.materialize())
         progress.update(
             step,
-            description=f"pipeline: {dataset.ref} with {dataset.rows:,} rows "
-            f"({quarantined} quarantined)",
+            description=f"feature store: {len(plan.changed)} definitions applied, "
+            f"{written:,} entity rows materialized online",
             total=1,
             completed=1,
         )
 
-        step = progress.add_task("computing features", total=None)
-        cleaned = workspace.datasets.read(dataset).sort_by("event_timestamp")
-        train, holdout = (_frame(t) for t in time_split(add_features(cleaned)))
+        step = progress.add_task("training data (point-in-time join)", total=None)
+        entities = entity_rows(workspace.datasets.read(dataset))
+        training = workspace.features.get_historical_features(entities, SERVICE)
+        train, holdout = (_frame(t) for t in time_split(training))
         progress.update(
             step,
-            description=f"features: {len(train):,} train / {len(holdout):,} holdout rows",
+            description=f"training data: {len(train):,} train / {len(holdout):,} holdout rows, "
+            f"{len(MODEL_INPUTS)} features",
             total=1,
             completed=1,
         )
@@ -150,7 +180,8 @@ def run_quickstart(
                     f"{dataset.dataset}@{dataset.id}",
                     details={"rows": dataset.rows, "number": dataset.number, "seed": seed},
                 )
-                model.fit(train[list(FEATURES)], train[LABEL])
+                workspace.features.log_training_inputs(run, SERVICE)
+                model.fit(train[list(MODEL_INPUTS)], train[LABEL])
                 scores[name] = _evaluate(run, model, holdout)
             run_ids[name], models[name] = run.id, model
             progress.update(
@@ -163,23 +194,122 @@ def run_quickstart(
         best = max(scores, key=lambda n: scores[n])
         step = progress.add_task(f"registering {best}", total=None)
         champion = _register(workspace, best, models[best], run_ids[best], holdout, scores)
+        _deploy(workspace)
         progress.update(
-            step, description=f"registered {champion.uri} as champion", total=1, completed=1
+            step,
+            description=f"registered {champion.uri} as champion, deployment {DEPLOYMENT!r} "
+            f"serves it with the {SERVICE!r} features",
+            total=1,
+            completed=1,
+        )
+
+        step = progress.add_task("skew check and live scoring", total=None)
+        skew = workspace.features.skew(SERVICE, sample=500, seed=seed)
+        new = generate_transactions(
+            _NEW_TRANSACTIONS, seed=seed + 1, start=start + dt.timedelta(days=DAYS), days=1
+        )
+        scored = asyncio.run(_score(workspace, new))
+        flagged = int((scored.outputs >= 0.5).sum())
+        progress.update(
+            step,
+            description=f"skew: {len(skew.mismatches)} mismatches in {skew.compared:,} values; "
+            f"scored {len(new):,} new transactions ({flagged} flagged)",
+            total=1,
+            completed=1,
         )
     result = QuickstartResult(
-        workspace.path, dataset, run_ids, scores, champion, time.perf_counter() - started
+        workspace.path,
+        dataset,
+        run_ids,
+        scores,
+        champion,
+        skew,
+        scored,
+        time.perf_counter() - started,
     )
     _summary(console, result)
     return result
 
 
+def _run_pipelines(workspace: Workspace, progress: Progress) -> DatasetVersion:
+    """The ``transactions`` pipeline, then the features pipeline over its dataset."""
+    step = progress.add_task(f"pipeline {PIPELINE}", total=None)
+
+    def show(stage: str, done: int, total: int) -> None:
+        progress.update(step, description=f"pipeline {PIPELINE}: {stage}", total=total,
+                        completed=done)  # fmt: skip
+
+    pipeline_run = workspace.pipelines.run(PIPELINE, progress=show)
+    dataset = workspace.datasets.get(PIPELINE)
+    quarantined = sum(o["rows_added"] for o in pipeline_run.outputs if o["kind"] != "data")
+    progress.update(
+        step,
+        description=f"pipeline {PIPELINE}: {dataset.ref} with {dataset.rows:,} rows "
+        f"({quarantined} quarantined)",
+        total=1,
+        completed=1,
+    )
+    step = progress.add_task(f"pipeline {FEATURE_PIPELINE}", total=None)
+    workspace.pipelines.run(FEATURE_PIPELINE, progress=show)
+    users, merchants = (
+        workspace.datasets.get("user_stats"),
+        workspace.datasets.get("merchant_stats"),
+    )
+    progress.update(
+        step,
+        description=f"pipeline {FEATURE_PIPELINE}: {users.ref} ({users.rows:,} rows), "
+        f"{merchants.ref} ({merchants.rows:,} rows)",
+        total=1,
+        completed=1,
+    )
+    return dataset
+
+
 def _frame(table: pa.Table) -> pd.DataFrame:
-    frame: pd.DataFrame = table.select([*FEATURES, LABEL]).to_pandas()
-    return frame
+    """Model inputs as floats (a count is missing, NaN, for a user with no history) and
+    the label."""
+    frame: pd.DataFrame = table.select([*MODEL_INPUTS, LABEL]).to_pandas()
+    return frame.astype(dict.fromkeys(MODEL_INPUTS, "float64"))
+
+
+def _deploy(workspace: Workspace) -> None:
+    """The ``fraud`` deployment: the champion, fed by the feature service."""
+    spec = DeploymentSpec(name=DEPLOYMENT, model=MODEL_NAME, feature_service=SERVICE)
+    try:
+        workspace.deployments.get(DEPLOYMENT)
+    except DeploymentNotFoundError:
+        workspace.deployments.create(spec)
+    else:
+        workspace.deployments.update(DEPLOYMENT, feature_service=SERVICE)
+
+
+async def _score(workspace: Workspace, transactions: pa.Table) -> PredictionResult:
+    """New transactions through the deployment, as a server runs it (in this process):
+    the request carries keys and the transaction; features come from the online store."""
+    from modelyard.serving._runtime import ServingState
+
+    stamp = transactions.column("event_timestamp")
+    columns = {
+        "user_id": transactions.column("user_id").to_numpy(),
+        "merchant_id": transactions.column("merchant_id").to_numpy(),
+        "hour": pc.hour(stamp).cast(pa.int64()).to_numpy(),
+        **{
+            name: transactions.column(name).to_numpy(zero_copy_only=False)
+            for name in REQUEST_FIELDS
+            if name != "hour"
+        },
+    }
+    state = ServingState(workspace)
+    await state.start()
+    try:
+        batch = InputBatch(n_rows=transactions.num_rows, columns=columns)
+        return await state.deployment(DEPLOYMENT).predict(batch)
+    finally:
+        await state.stop()
 
 
 def _evaluate(run: ActiveRun, model: Any, holdout: pd.DataFrame) -> float:
-    proba = model.predict_proba(holdout[list(FEATURES)])[:, 1]
+    proba = model.predict_proba(holdout[list(MODEL_INPUTS)])[:, 1]
     truth = holdout[LABEL].to_numpy()
     auc = float(roc_auc_score(truth, proba))
     run.log_metrics(
@@ -203,7 +333,7 @@ def _register(
     holdout: pd.DataFrame,
     scores: dict[str, float],
 ) -> ModelVersion:
-    example = holdout[list(FEATURES)].head(5)
+    example = holdout[list(MODEL_INPUTS)].head(5)
     version = workspace.registry.register(
         MODEL_NAME,
         model,
@@ -242,6 +372,18 @@ def _summary(console: Console, result: QuickstartResult) -> None:
         f"\n[bold]champion:[/] models:/{MODEL_NAME}@champion -> {result.champion.uri} "
         f"({result.champion.flavor}, {result.champion.digest[:19]}…)"
     )
+    skew = result.skew
+    console.print(
+        f"[bold]features:[/] {SERVICE!r} served from the online store; skew check: "
+        f"{len(skew.mismatches)} mismatches in {skew.compared:,} values of {skew.entities} "
+        f"entities"
+    )
+    scored = result.scored
+    console.print(
+        f"[bold]deployment:[/] {DEPLOYMENT!r} scored {len(scored.prediction_ids)} new "
+        f"transactions with version {scored.version} "
+        f"({int((scored.outputs >= 0.5).sum())} flagged as fraud)"
+    )
     console.print(f"done in {result.seconds:.1f}s. Look around:")
     for command in (
         f"modelyard -w {ws} data show {result.dataset.dataset}@latest",
@@ -250,5 +392,12 @@ def _summary(console: Console, result: QuickstartResult) -> None:
         f"modelyard -w {ws} runs compare " + " ".join(result.run_ids.values()),
         f"modelyard -w {ws} models show {MODEL_NAME}",
         f"modelyard -w {ws} models load-check models:/{MODEL_NAME}@champion",
+        f"modelyard -w {ws} features show {SERVICE}",
+        f"modelyard -w {ws} features skew {SERVICE}",
+        f"modelyard -w {ws} serve   # then:",
+        f"curl -s localhost:8000/v1/deployments/{DEPLOYMENT}/predict -d "
+        '\'{"records": [{"user_id": 7, "merchant_id": 3, "amount": 950.0, '
+        '"hour": 3, "country": "BR", "home_country": "US", '
+        '"channel": "online", "merchant_category": "electronics"}]}\'',
     ):
         console.print(f"  {command}")
