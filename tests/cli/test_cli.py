@@ -1,32 +1,18 @@
-"""The ``modelyard`` command, run as a real process: output, --json, and errors as one line."""
+"""The ``modelyard`` command: output, --json, and errors as one line (in this process, and
+as a real process where the process itself matters)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
+from clikit import modelyard, modelyard_process
 from modelyard import Workspace
 from modelyard.config import load_settings
-
-
-def modelyard(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -47,7 +33,7 @@ def filled(tmp_path: Path) -> Path:
 
 
 def test_init_creates_a_workspace(tmp_path: Path) -> None:
-    result = modelyard("init", str(tmp_path / "new"))
+    result = modelyard_process("init", str(tmp_path / "new"))  # the real entry point
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "new" / "modelyard.toml").is_file()
     assert (tmp_path / "new" / ".modelyard" / "metadata.db").is_file()
@@ -122,7 +108,7 @@ def test_errors_are_one_line_with_exit_status_1(filled: Path, args: list[str], n
 
 
 def test_unreachable_database_is_one_clear_line(filled: Path) -> None:
-    result = modelyard(
+    result = modelyard_process(
         "-w",
         str(filled),
         "runs",

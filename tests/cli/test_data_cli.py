@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from clikit import Result
+from clikit import modelyard as run_cli
 from modelyard import Workspace
 from modelyard.config import load_settings
 
@@ -61,13 +63,8 @@ flaky.load("flaky_tx", "gate")
 """
 
 
-def modelyard(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli", "-w", str(ws), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def modelyard(ws: Path, *args: str) -> Result:
+    return run_cli("-w", str(ws), *args)
 
 
 def ok_json(ws: Path, *args: str) -> Any:

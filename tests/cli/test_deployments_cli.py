@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from clikit import Result, modelyard
 from modelyard import Workspace
 from modelyard._ids import now_ms
 from modelyard.deployments import DeploymentSpec, DeploymentStatus, TargetStatus
 
 
 class Cli:
-    """Runs ``python -m modelyard.cli`` against the test's workspace and database."""
+    """Runs ``modelyard`` against the test's workspace and database."""
 
     def __init__(self, workspace: Workspace, db_url: str) -> None:
         self.workspace = workspace
-        self.env = {**os.environ, "MODELYARD_METADATA_URL": db_url}
+        self.env = {"MODELYARD_METADATA_URL": db_url}
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "modelyard.cli", "-w", str(self.workspace.path), *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-        )
+    def __call__(self, *args: str) -> Result:
+        return modelyard("-w", str(self.workspace.path), *args, env=self.env)
 
     def json(self, *args: str) -> Any:
         result = self(*args, "--json")

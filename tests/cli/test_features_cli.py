@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 
+from clikit import Result
+from clikit import modelyard as run_cli
 from modelyard import Workspace
 from modelyard.config import load_settings
 
@@ -24,13 +24,8 @@ fraud = FeatureService("fraud", ("user_stats:txn_count",))
 """
 
 
-def modelyard(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli", "-w", str(ws), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def modelyard(ws: Path, *args: str) -> Result:
+    return run_cli("-w", str(ws), *args)
 
 
 def test_apply_shows_the_plan_and_versions_a_changed_view(tmp_path: Path) -> None:

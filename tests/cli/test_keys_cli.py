@@ -1,26 +1,19 @@
-"""``modelyard keys ...`` run as a real process, on SQLite and PostgreSQL."""
+"""``modelyard keys ...`` on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from clikit import Result, modelyard
 from modelyard import Workspace
 from modelyard.errors import AuthenticationError
 
 
-def run(workspace: Workspace, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli", "-w", str(workspace.path), "keys", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MODELYARD_METADATA_URL": db_url},
-        timeout=120,
-    )
+def run(workspace: Workspace, db_url: str, *args: str) -> Result:
+    env = {"MODELYARD_METADATA_URL": db_url}
+    return modelyard("-w", str(workspace.path), "keys", *args, env=env)
 
 
 def test_create_prints_the_key_alone_on_stdout_and_warns(workspace: Workspace, db_url: str) -> None:
