@@ -142,9 +142,9 @@ def materialize(
         if fast:  # DuckDB encoded keys and values: no Python work per row
             rows = list(
                 zip(
-                    [k.encode() for k in table.column("__key").to_pylist()],
+                    table.column("__key").to_pylist(),
                     table.column("__us").to_pylist(),
-                    [v.encode() for v in table.column("__values").to_pylist()],
+                    table.column("__values").to_pylist(),
                     strict=True,
                 )
             )
@@ -186,9 +186,10 @@ def _encoded_sql(
 
     keys = ", ".join(f"{ident(k)}::BIGINT" for k in view.join_key_names)
     struct = ", ".join(f"{_json_name(f.name)}: {value(f.name)}" for f in view.features)
-    return (
-        f"SELECT to_json([{keys}])::VARCHAR AS __key, epoch_us({_TS}) AS __us, "
-        f"to_json({{{struct}}})::VARCHAR AS __values, {_TS} FROM ({sql})"
+    return (  # in key order: a B-tree filled in order is written about 3x faster
+        f"SELECT encode(to_json([{keys}])::VARCHAR) AS __key, epoch_us({_TS}) AS __us, "
+        f"encode(to_json({{{struct}}})::VARCHAR) AS __values, {_TS} FROM ({sql}) "
+        "ORDER BY __key"
     )
 
 

@@ -247,10 +247,15 @@ class OnlineStore(abc.ABC):
             stamps.append(_EPOCH + dt.timedelta(microseconds=ts))
         names = tuple(features)
         served = held.count(None) == len(held)
+        present = [FieldStatus.PRESENT] * len(rows)  # shared by the columns all present
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[FieldStatus]] = {}
         for name in names:
-            values[name], statuses[name] = _column(name, rows, held, served)
+            got = [row.get(name, _MISSING) for row in rows]
+            if served and None not in got and _MISSING not in got:  # the common case
+                values[name], statuses[name] = got, present
+            else:
+                values[name], statuses[name] = _column(got, held)
         return OnlineRead(names, values, statuses, stamps)
 
     @abc.abstractmethod
@@ -286,12 +291,8 @@ class OnlineStore(abc.ABC):
         self.close()
 
 
-def _column(
-    name: str, rows: list[dict[str, Any]], held: list[FieldStatus | None], served: bool
-) -> tuple[list[Any], list[FieldStatus]]:
-    got = [row.get(name, _MISSING) for row in rows]
-    if served and None not in got and _MISSING not in got:  # the common case, in C loops
-        return got, [FieldStatus.PRESENT] * len(got)
+def _column(got: list[Any], held: list[FieldStatus | None]) -> tuple[list[Any], list[FieldStatus]]:
+    """One feature's values and statuses where some entity is missing, stale or null."""
     statuses = [
         status if status is not None else _status(value)
         for status, value in zip(held, got, strict=True)

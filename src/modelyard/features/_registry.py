@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from cachetools import TTLCache
 from sqlalchemy import Connection, func, select
 
 from modelyard._ids import now_ms
@@ -47,6 +46,7 @@ __all__ = [
 ]
 
 Definition = Entity | FeatureView | FeatureService | OnDemandFeatureView
+_CACHE_KEYS = 1024
 _KINDS: dict[type[Any], str] = {
     Entity: "entity",
     FeatureView: "feature_view",
@@ -141,10 +141,10 @@ class FeatureRegistry:
         self.datasets = datasets
         # resolved refs, as Feast caches its registry: definitions applied by another
         # process are seen within ``cache_ttl_s``; those applied here, at once
-        self._resolved: TTLCache[tuple[str, ...] | str, Resolved] = TTLCache(
-            maxsize=1024, ttl=cache_ttl_s
-        )
-        self._lock = threading.Lock()
+        # key -> (monotonic deadline, answer); a plain dict, read without a lock on the
+        # serving path (a get and a set are atomic), emptied when it grows past 1024 keys
+        self._resolved: dict[tuple[str, ...] | str, tuple[float, Resolved]] = {}
+        self._cache_ttl_s = cache_ttl_s
 
     # -- apply ---------------------------------------------------------------------------
 
@@ -175,8 +175,7 @@ class FeatureRegistry:
             ]
             if rows:
                 conn.execute(feature_definitions.insert(), rows)
-        with self._lock:
-            self._resolved.clear()
+        self._resolved = {}
         return Plan(tuple(items), applied=True)
 
     def _unique(self, objects: Sequence[Definition]) -> list[Definition]:
@@ -335,13 +334,15 @@ class FeatureRegistry:
         too (listed in ``hidden`` when not asked for) so that the transforms can run.
         Answers are cached for ``cache_ttl_s`` (the serving path asks on every request)."""
         key = features if isinstance(features, str) else tuple(features)
-        with self._lock:  # cachetools caches are not thread-safe; servers read from threads
-            cached = self._resolved.get(key)
-        if cached is None:
-            cached = self._resolve_all(features)
-            with self._lock:
-                self._resolved[key] = cached
-        return cached
+        now = time.monotonic()
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        resolved = self._resolve_all(features)
+        if len(self._resolved) >= _CACHE_KEYS:
+            self._resolved = {}
+        self._resolved[key] = (now + self._cache_ttl_s, resolved)
+        return resolved
 
     def _resolve_all(self, features: Sequence[str] | str) -> Resolved:
         refs = self.service(features).features if isinstance(features, str) else features

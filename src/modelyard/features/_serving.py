@@ -117,7 +117,7 @@ class OnlineFrame:
 
     names: list[str]
     values: dict[str, list[Any]]
-    statuses: dict[str, list[str]]
+    statuses: dict[str, Sequence[str]]
     event_timestamps: dict[str, list[str | None]]
 
     def to_feast(self) -> dict[str, Any]:
@@ -149,11 +149,11 @@ def online_features(
     if len(lengths) != 1 or 0 in lengths:
         raise ValidationError("entities must be columns of the same, non-zero length")
     (count,) = lengths
-    present = [str(FieldStatus.PRESENT)] * count
+    present = [FieldStatus.PRESENT] * count
     epoch: list[str | None] = [_EPOCH] * count
     names: list[str] = list(entity_rows)
     values: dict[str, list[Any]] = {n: list(entity_rows[n]) for n in names}
-    statuses = dict.fromkeys(names, present)
+    statuses: dict[str, Sequence[str]] = dict.fromkeys(names, present)
     stamps: dict[str, list[str | None]] = dict.fromkeys(names, epoch)
     for registered, features in resolved.views:
         view = registered.view
@@ -163,7 +163,7 @@ def online_features(
         for feature in features:
             name = f"{view.name}__{feature}" if full_feature_names else feature
             values[name] = read.values[feature]
-            statuses[name] = [str(s) for s in read.statuses[feature]]
+            statuses[name] = read.statuses[feature]  # FieldStatus is a str
             stamps[name] = times
             if (view.name, feature) not in resolved.hidden:
                 names.append(name)
@@ -174,7 +174,7 @@ def online_features(
                 name = f"{odfv.name}__{feature}" if full_feature_names else feature
                 values[name] = table.column(name).to_pylist()
                 statuses[name] = [
-                    str(FieldStatus.PRESENT if v is not None else FieldStatus.NULL_VALUE)
+                    FieldStatus.PRESENT if v is not None else FieldStatus.NULL_VALUE
                     for v in values[name]
                 ]
                 stamps[name] = epoch
