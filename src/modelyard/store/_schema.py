@@ -27,15 +27,19 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alert_rules",
+    "alerts",
     "alias_events",
     "api_keys",
     "dataset_versions",
     "datasets",
     "deployment_status",
     "deployments",
+    "drift_references",
     "experiments",
     "feature_definitions",
     "feature_materializations",
+    "feedback",
     "job_schedules",
     "jobs",
     "latest_metrics",
@@ -52,6 +56,7 @@ __all__ = [
     "run_inputs",
     "run_tags",
     "runs",
+    "serving_errors",
     "stream_events",
 ]
 
@@ -407,4 +412,77 @@ job_schedules = Table(  # the next tick of each schedule that workers enqueue
     Column("next_fire", Millis, nullable=False),
     Column("last_job_id", String(32)),
     Column("updated_at", Millis, nullable=False),
+)
+
+# -- monitoring: labels, serving errors, drift references, alert rules and alerts --------
+
+feedback = Table(  # one ground-truth label per prediction, possibly days later
+    "feedback",
+    metadata,
+    Column("prediction_id", String(64), primary_key=True),
+    Column("deployment", String(64), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("label", JSON, nullable=False),
+    Column("predicted_at", Millis, nullable=False),
+    Column("received_at", Millis, nullable=False),
+    Index(None, "deployment", "predicted_at"),
+)
+
+serving_errors = Table(  # failed requests per minute, flushed by each server
+    "serving_errors",
+    metadata,
+    Column("deployment", String(64), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("minute", Millis, nullable=False),  # the minute's start
+    Column("server_id", String(255), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment", "target", "code", "minute", "server_id"),
+    Index(None, "deployment", "minute"),
+)
+
+drift_references = Table(  # reference profiles, computed once per dataset version
+    "drift_references",
+    metadata,
+    Column("dataset_version", String(64), nullable=False),
+    Column("columns_digest", String(64), nullable=False),
+    Column("artifact", String(255), nullable=False),  # sha256:... in the artifact store
+    Column("rows", BigInteger, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("dataset_version", "columns_digest"),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("deployment", String(64), nullable=False),
+    Column("metric", String(255), nullable=False),
+    Column("comparison", String(4), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("window_s", Integer, nullable=False),
+    Column("min_samples", Integer, nullable=False),
+    Column("webhook", String(2048)),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("rule", String(255), nullable=False),
+    Column("deployment", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # a modelyard.monitoring.AlertStatus value
+    Column("value", Float),
+    Column("evidence", JSON, nullable=False),
+    Column("fired_at", Millis, nullable=False),
+    Column("acknowledged_at", Millis),
+    Column("acknowledged_by", String(255)),
+    Column("resolved_at", Millis),
+    Column("delivery", JSON),  # the webhook attempts: status, tries, last error
+    Index(None, "rule", "status"),
+    Index(None, "fired_at"),
 )
