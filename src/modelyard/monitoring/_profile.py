@@ -20,6 +20,8 @@ count, and the distribution:
 Column kinds follow Evidently's inference: floats are numeric, integers numeric unless they
 have at most 10 distinct values, booleans and text categorical, text with more distinct
 values than half its rows is free text and not compared; other types are not compared.
+Evidently infers kinds from the current data, modelyard from the reference (the profile
+is made before any window is seen); ``kinds`` overrides the inference.
 A profile is stored as bytes (:meth:`ReferenceProfile.to_bytes`, Arrow IPC).
 """
 
@@ -30,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -190,24 +191,22 @@ def build_profile(
     if rows == 0:
         raise ValidationError("the reference has no rows to profile")
     types = column_types(data)
+    skipped = {
+        n: f"{types[n]} columns are not compared" for n in wanted if not _comparable(types[n])
+    }
+    named = columns is not None  # a named column that cannot be compared is an error
+    if named and skipped:
+        raise _cannot_compare(*next(iter(skipped.items())))
     profiled: dict[str, ColumnProfile] = {}
-    skipped: dict[str, str] = {}
-    for name, column in iter_columns(data, [n for n in wanted if _comparable(types[n])]):
+    for name, column in iter_columns(data, [n for n in wanted if n not in skipped]):
         made = _profile_column(name, column, forced.get(name), resolution)
         if isinstance(made, ColumnProfile):
             profiled[name] = made
-        elif columns is not None:
-            raise ValidationError(f"column {name!r} cannot be compared: {made}")
+        elif named:
+            raise _cannot_compare(name, made)
         else:
             skipped[name] = made
-    for name in wanted:
-        if not _comparable(types[name]):
-            reason = f"{types[name]} columns are not compared"
-            if columns is not None:
-                raise ValidationError(f"column {name!r} cannot be compared: {reason}")
-            skipped[name] = reason
-    ordered = {n: profiled[n] for n in wanted if n in profiled}
-    return ReferenceProfile(rows, ordered, skipped, resolution, source)
+    return ReferenceProfile(rows, profiled, skipped, resolution, source)
 
 
 def profile_dataset(
@@ -220,8 +219,10 @@ def profile_dataset(
 ) -> ReferenceProfile:
     """Profile a dataset version (read one column at a time from its Parquet parts by
     DuckDB); the profile's ``source`` is the version's ref."""
+    from modelyard.data._duck import connect  # the data package is heavy to import
+
     version = store.get(ref) if isinstance(ref, str) else ref
-    con = duckdb.connect()
+    con = connect(store.settings)
     try:
         relation = con.sql(f"SELECT * FROM {store.relation(version, con)}")
         return build_profile(
@@ -347,6 +348,13 @@ def _kinds(
                 f"unknown column kind {kind!r} for column {name!r}; use one of {known}"
             ) from None
     return parsed
+
+
+def _cannot_compare(name: str, reason: str) -> ValidationError:
+    return ValidationError(
+        f"column {name!r} cannot be compared: {reason}",
+        details={"column": name, "reason": reason},
+    )
 
 
 def _unknown_column(
