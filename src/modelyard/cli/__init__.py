@@ -7,6 +7,7 @@ import sys
 from modelyard.cli import (  # noqa: F401  (register commands)
     _data,
     _deployments,
+    _export,
     _features,
     _jobs,
     _keys,
