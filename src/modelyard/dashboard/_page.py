@@ -1,0 +1,100 @@
+"""What a dashboard page is made of: a name, a title and the JSON routes its script reads.
+
+A page is one module in ``pages/`` that defines a :class:`Page`, plus one script,
+``static/pages/<name>.js``, that the browser loads when the page is opened. Handlers get
+the :class:`UiContext` and the request's :class:`Query` and return JSON-able data; plain
+functions run on a worker thread (they query the metadata database), coroutines on the
+event loop (only for what must not block and does no I/O, such as live server metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelyard.errors import ValidationError
+
+if TYPE_CHECKING:
+    from starlette.datastructures import QueryParams
+    from starlette.requests import Request
+
+    from modelyard._workspace import Workspace
+    from modelyard.dashboard._live import LiveMetrics
+
+__all__ = ["ApiRoute", "Handler", "Page", "Query", "UiContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class UiContext:
+    """What handlers share: the workspace, and the server's live metrics when the dashboard
+    is mounted in ``modelyard serve`` (None when it runs on its own)."""
+
+    workspace: Workspace
+    live: LiveMetrics | None = None
+
+
+Handler = Callable[[UiContext, "Query"], Any] | Callable[[UiContext, "Query"], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """``GET /ui/api<path>``; ``path`` may hold Starlette path parameters (``{name}``)."""
+
+    path: str
+    handler: Handler
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the dashboard: ``#/<name>`` in the browser, ``static/pages/<name>.js``."""
+
+    name: str
+    title: str
+    routes: tuple[ApiRoute, ...]
+
+
+class Query:
+    """A request's path and query parameters, read with types; a bad value is a
+    ValidationError (422) that names the parameter."""
+
+    def __init__(self, path: Mapping[str, Any], params: QueryParams) -> None:
+        self.path = path
+        self._params = params
+
+    @classmethod
+    def of(cls, request: Request) -> Query:
+        return cls(request.path_params, request.query_params)
+
+    def __getitem__(self, name: str) -> str:
+        """A path parameter (always present: the route matched it)."""
+        return str(self.path[name])
+
+    def text(self, name: str, default: str = "", *, max_length: int = 10_000) -> str:
+        value = self._params.get(name, default)
+        if len(value) > max_length:
+            raise _invalid(name, f"is longer than {max_length} characters")
+        return value
+
+    def texts(self, name: str, *, limit: int = 100) -> list[str]:
+        """Every non-empty value of a repeated parameter (``?run=a&run=b``)."""
+        values = [v.strip() for v in self._params.getlist(name) if v.strip()]
+        if len(values) > limit:
+            raise _invalid(name, f"takes at most {limit} values, got {len(values)}")
+        return values
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self._params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise _invalid(name, f"must be a whole number, not {raw!r}") from None
+        if not low <= value <= high:
+            raise _invalid(name, f"must be between {low} and {high}, not {value}")
+        return value
+
+
+def _invalid(name: str, reason: str) -> ValidationError:
+    return ValidationError(f"query parameter {name!r} {reason}", details={"parameter": name})
