@@ -74,6 +74,9 @@ class ServingSettings(BaseModel):
         default="", description="Prediction cache: empty = in-process LRU; redis://host:6379/0."
     )
     predict_threads: int = Field(default=2, ge=1, le=64, description="Threads running predicts.")
+    ui: bool = Field(
+        default=False, description="Mount the web dashboard at /ui (modelyard serve --ui)."
+    )
 
 
 class DataSettings(BaseModel):

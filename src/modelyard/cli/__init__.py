@@ -15,6 +15,7 @@ from modelyard.cli import (  # noqa: F401  (register commands)
     _quickstart,
     _runs,
     _serve,
+    _ui,
     _workspace_cmds,
 )
 from modelyard.cli._app import app

@@ -28,9 +28,14 @@ def serve(
         bool | None,
         typer.Option("--auth/--no-auth", help="Require API keys (default: serving.auth)."),
     ] = None,
+    ui: Annotated[
+        bool | None,
+        typer.Option("--ui/--no-ui", help="Mount the web dashboard at /ui (default: serving.ui)."),
+    ] = None,
 ) -> None:
     """Serve every deployment over the Open Inference Protocol (V2), MLflow's
-    /invocations and the native /v1 API, with /health, /metrics and /docs."""
+    /invocations and the native /v1 API, with /health, /metrics and /docs (and the
+    dashboard at /ui with --ui)."""
     workspace = open_workspace(ctx)  # checks the database and migrates it, once, up front
     settings = workspace.settings.serving
     if (settings.auth if auth is None else auth) and not workspace.keys.any_active():
@@ -41,6 +46,13 @@ def serve(
     # One OpenMP thread per process: set before numpy and the model libraries load (tree
     # models predict much faster under load this way). Workers inherit it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if ui is not None:  # the workers read their settings from the environment
+        os.environ["MODELYARD_SERVING__UI"] = "true" if ui else "false"
+    if settings.ui if ui is None else ui:
+        from modelyard.dashboard import dashboard_url
+
+        where = dashboard_url(host or settings.host, settings.port if port is None else port)
+        stderr.print(f"dashboard: {where}")
     from modelyard.serving import serve as run_server
 
     workspace.close()

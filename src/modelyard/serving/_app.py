@@ -4,8 +4,8 @@ One FastAPI app carries every protocol (V2, MLflow, native), health, metrics and
 OpenAPI schema (``/openapi.json``, ``/docs``). The middleware, outermost first::
 
     ServerErrorMiddleware (Starlette: a bug becomes a generic 500, traceback to the log)
-    MetricsMiddleware -> AccessLogMiddleware -> [CORS] -> [Auth] -> [RateLimit]
-    -> BodyLimitMiddleware -> HotPaths -> FastAPI routing
+    [DashboardMount: /ui, with serving.ui] -> MetricsMiddleware -> AccessLogMiddleware
+    -> [CORS] -> [Auth] -> [RateLimit] -> BodyLimitMiddleware -> HotPaths -> FastAPI routing
 
 ``HotPaths`` answers the predict routes itself: FastAPI's per-request machinery
 (dependency solving, routing, exception wrappers) costs about as much as everything else a
@@ -191,6 +191,13 @@ def _middleware(
     settings: ServingSettings, workspace: Workspace | None, context: Context
 ) -> list[Middleware]:
     stack = [Middleware(_metrics.MetricsMiddleware), Middleware(AccessLogMiddleware)]
+    if settings.ui and workspace is not None:  # /ui first: not counted, own key check
+        from modelyard.dashboard import DashboardMount
+
+        mount = Middleware(
+            DashboardMount, workspace=workspace, state=context.state, auth=settings.auth
+        )
+        stack.insert(0, mount)
     if settings.cors_origins:
         stack.append(
             Middleware(
