@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from modelyard.deployments import DeploymentStore
     from modelyard.features import FeatureStore
     from modelyard.jobs import JobQueue
+    from modelyard.monitoring import Monitoring
     from modelyard.registry import Registry
 
 __all__ = ["Workspace", "current_workspace", "init_workspace", "set_workspace"]
@@ -111,6 +112,13 @@ class Workspace:
             self.path,
             self.settings.state_path,
         )
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        """Labels, performance, health, drift and alerts of the deployments."""
+        from modelyard.monitoring import Monitoring
+
+        return Monitoring(self)
 
     def lineage(self, ref: str) -> LineageGraph:
         """Everything upstream of ``ref`` (a model URI, dataset version, run id): training

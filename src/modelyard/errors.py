@@ -26,10 +26,13 @@ ModelyardError
  │    ├── SourceNotFoundError    (FileNotFoundError) a source file or glob that matches nothing
  │    ├── VersionNotServedError                  a version no target of a deployment serves
  │    ├── JobNotFoundError
+ │    ├── PredictionNotFoundError                a prediction id no server logged
+ │    ├── AlertNotFoundError                     an unknown alert or alert rule
  │    └── ApiKeyNotFoundError
  ├── ConflictError                              the request contradicts stored state
  │    ├── ParamConflictError                     a param logged again with another value
  │    ├── JobStateError                          a job in a state that forbids the action
+ │    ├── LabelConflictError                     a prediction labelled again, differently
  │    └── RunNotActiveError                      writing to a run that has ended
  ├── AuthenticationError         (PermissionError) no valid API key was given
  ├── PermissionDeniedError       (PermissionError) the key lacks the scope a route needs
@@ -56,6 +59,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "AlertNotFoundError",
     "AliasNotFoundError",
     "ApiKeyNotFoundError",
     "ArtifactNotFoundError",
@@ -74,6 +78,7 @@ __all__ = [
     "JobCancelledError",
     "JobNotFoundError",
     "JobStateError",
+    "LabelConflictError",
     "MalformedBodyError",
     "ModelNotFoundError",
     "ModelOutputError",
@@ -86,6 +91,7 @@ __all__ = [
     "PermissionDeniedError",
     "PipelineDefinitionError",
     "PipelineNotFoundError",
+    "PredictionNotFoundError",
     "RateLimitedError",
     "ReservedAliasError",
     "RunNotActiveError",
@@ -445,6 +451,36 @@ class FeatureNotFoundError(NotFoundError):
         super().__init__(
             f"{kind} {name!r} does not exist ({hint})",
             details={"kind": kind, "name": name, "known": known},
+        )
+
+
+class PredictionNotFoundError(NotFoundError):
+    """Feedback for a prediction id that no server logged (or not yet rolled anywhere)."""
+
+    def __init__(self, prediction_ids: list[str]) -> None:
+        shown = ", ".join(prediction_ids[:5]) + (" ..." if len(prediction_ids) > 5 else "")
+        noun = "prediction" if len(prediction_ids) == 1 else f"{len(prediction_ids)} predictions"
+        super().__init__(
+            f"no {noun} logged with id {shown}", details={"prediction_ids": prediction_ids[:100]}
+        )
+
+
+class AlertNotFoundError(NotFoundError):
+    def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
+        hint = f" ({kind}s: {', '.join(known)})" if known else ""
+        super().__init__(f"{kind} {name!r} does not exist{hint}", details={kind: name})
+
+
+class LabelConflictError(ConflictError):
+    """A prediction already has another label: labels are immutable, like params."""
+
+    code = "label_conflict"
+
+    def __init__(self, prediction_id: str, stored: Any, given: Any) -> None:
+        super().__init__(
+            f"prediction {prediction_id} already has the label {stored!r}; "
+            f"it cannot become {given!r}",
+            details={"prediction_id": prediction_id, "stored": stored, "given": given},
         )
 
 

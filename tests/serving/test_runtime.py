@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from conftest import service_missing
 from modelyard import Workspace
-from modelyard._ids import new_id
+from modelyard._ids import id_time_ms, new_id, now_ms, time_id
 from modelyard.deployments import DeploymentSpec
 from modelyard.errors import (
     DeploymentNotFoundError,
@@ -623,9 +623,21 @@ def test_a_failing_model_fails_its_requests_not_the_server(ws: Workspace) -> Non
     assert ("failure", "d", "v1", "flavor_error", False) in recorder.events
 
 
-def test_request_ids_are_uuid4_hex() -> None:
+def test_ids_are_uuid4_hex() -> None:
     ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000
     for text in ids:
         parsed = uuid.UUID(hex=text)
         assert parsed.hex == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_request_ids_are_time_ordered_uuid7_hex() -> None:
+    before = now_ms()
+    ids = [time_id() for _ in range(1000)]
+    after = now_ms()
+    assert len(set(ids)) == 1000
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert parsed.hex == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= (id_time_ms(f"{text}-3") or 0) <= after
+    assert id_time_ms(new_id()) is None

@@ -1,4 +1,6 @@
-"""Monitoring: drift of production inputs and predictions from a reference profile.
+"""Monitoring: labels for logged predictions, performance, service health, drift of
+production inputs and predictions from a reference profile, and alerts over all of them
+(``ws.monitoring``).
 
 Example:
     >>> from modelyard.monitoring import build_profile, detect_drift
@@ -9,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from modelyard.monitoring._alerts import Alert, AlertRule, AlertStatus, AlertStore, Measurement
 from modelyard.monitoring._drift import (
     DriftOptions,
     column_drift,
@@ -16,7 +19,11 @@ from modelyard.monitoring._drift import (
     detect_drift,
     prediction_drift,
 )
+from modelyard.monitoring._feedback import FeedbackImport, FeedbackStore, check_label
+from modelyard.monitoring._log import PredictionLogReader
 from modelyard.monitoring._methods import ColumnKind, DriftMethod
+from modelyard.monitoring._monitor import PREDICTION, Monitoring
+from modelyard.monitoring._performance import HealthWindow, Metric, PerformanceWindow
 from modelyard.monitoring._profile import (
     ColumnProfile,
     ReferenceProfile,
@@ -26,15 +33,29 @@ from modelyard.monitoring._profile import (
 from modelyard.monitoring._results import ColumnDrift, DatasetDrift, Histogram
 
 __all__ = [
+    "PREDICTION",
+    "Alert",
+    "AlertRule",
+    "AlertStatus",
+    "AlertStore",
     "ColumnDrift",
     "ColumnKind",
     "ColumnProfile",
     "DatasetDrift",
     "DriftMethod",
     "DriftOptions",
+    "FeedbackImport",
+    "FeedbackStore",
+    "HealthWindow",
     "Histogram",
+    "Measurement",
+    "Metric",
+    "Monitoring",
+    "PerformanceWindow",
+    "PredictionLogReader",
     "ReferenceProfile",
     "build_profile",
+    "check_label",
     "column_drift",
     "default_method",
     "detect_drift",

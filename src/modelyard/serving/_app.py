@@ -42,7 +42,7 @@ import modelyard
 from modelyard._workspace import Workspace
 from modelyard.config import ServingSettings, load_settings
 from modelyard.errors import ModelyardError
-from modelyard.serving import _features, _metrics, _mlflow, _native, _v2
+from modelyard.serving import _features, _feedback, _metrics, _mlflow, _native, _v2
 from modelyard.serving._errors import error_response, install_error_handlers
 from modelyard.serving._http import Context, Endpoint, StateLike, json_response
 from modelyard.serving._middleware import (
@@ -142,6 +142,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *_HEALTH,
     *_metrics.ENDPOINTS,
     *_features.ENDPOINTS,
+    *_feedback.ENDPOINTS,
 )
 
 
@@ -165,7 +166,11 @@ def create_app(
     if state is None:
         assert workspace is not None
         state = _runtime(workspace)
-    context = Context(state, features=workspace.features if workspace is not None else None)
+    context = Context(
+        state,
+        features=workspace.features if workspace is not None else None,
+        monitoring=workspace.monitoring if workspace is not None else None,
+    )
     app = FastAPI(
         title="modelyard",
         version=modelyard.__version__,

@@ -15,12 +15,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard._ids import new_id, now_ms
+from modelyard._ids import now_ms, time_id
 from modelyard.deployments import Deployment, DeploymentSpec, DeploymentStatus, StickyKey
 from modelyard.errors import (
     ModelyardError,
@@ -31,6 +31,7 @@ from modelyard.errors import (
 from modelyard.registry import LoadedModel, Signature
 from modelyard.serving._cache import LocalCache, PredictionCache, RedisCache
 from modelyard.serving._executor import PredictExecutor
+from modelyard.serving._failures import FailureCounts
 from modelyard.serving._feature_inputs import FeatureInputs
 from modelyard.serving._observer import BatcherStats, CacheStats, ServingObserver
 from modelyard.serving._predlog import LogEntry, PredictionLog, encode_record
@@ -63,6 +64,7 @@ class RuntimeContext:
     redis: Redis | None = None
     retry_after_s: float = 1.0
     features: FeatureStore | None = None
+    failures: FailureCounts = field(default_factory=FailureCounts)
 
 
 class DeploymentRuntime:
@@ -141,6 +143,7 @@ class DeploymentRuntime:
             target, served = self._route(batch, sticky, version)
         except ModelyardError as exc:
             self._ctx.observer.failure(self.name, "", exc.code, shadow=False)
+            self._ctx.failures.add(self.name, "", exc.code)
             raise
         try:
             if self.inputs is not None:  # the request names entities; add their features
@@ -153,10 +156,11 @@ class DeploymentRuntime:
                 outputs, hits = await self._compute(served, batch, use_cache=True)
         except ModelyardError as exc:
             self._ctx.observer.failure(self.name, target, exc.code, shadow=False)
+            self._ctx.failures.add(self.name, target, exc.code)
             raise
         finally:
             served.release()
-        request_id = new_id()
+        request_id = time_id()  # time-ordered: an id tells when it was logged
         ids = prediction_ids(request_id, batch.n_rows)
         if self.inputs is not None:
             batch = logged  # the entities and every feature value the model was given

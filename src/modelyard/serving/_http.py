@@ -114,10 +114,11 @@ def request_info(scope: MutableMapping[str, Any]) -> RequestInfo:
 @dataclass(frozen=True, slots=True)
 class Context:
     """What handlers share: the serving state of this process, and the workspace's feature
-    store (None when the server runs without a workspace)."""
+    store and monitoring (None when the server runs without a workspace)."""
 
     state: StateLike
     features: Any = None
+    monitoring: Any = None
 
 
 def sticky_field(runtime: RuntimeLike) -> str | None:

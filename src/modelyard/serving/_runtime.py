@@ -108,6 +108,7 @@ class ServingState:
             self._refresher = None
         runtimes, self._runtimes = list(self._runtimes.values()), {}
         await asyncio.gather(*(runtime.close() for runtime in runtimes), *self._closing)
+        await self._flush_failures()
         ctx, self._context = self._context, None
         if ctx is not None:
             await asyncio.to_thread(ctx.log.stop)
@@ -156,6 +157,21 @@ class ServingState:
                 await self.refresh()
             except Exception:  # a database outage must not end the loop
                 log.exception("refreshing deployments failed; retrying")
+            await self._flush_failures()
+
+    async def _flush_failures(self) -> None:
+        """Write the failed requests counted since the last flush (kept on failure)."""
+        ctx = self._context
+        if ctx is None:
+            return
+        counts = ctx.failures.drain()
+        if not counts:
+            return
+        try:
+            await asyncio.to_thread(self.workspace.monitoring.record_errors, self.server_id, counts)
+        except Exception:
+            ctx.failures.restore(counts)
+            log.warning("writing %d failure counts failed; kept for the next try", len(counts))
 
     async def refresh(self) -> None:
         """One refresh: apply new, changed and deleted deployments, load versions that

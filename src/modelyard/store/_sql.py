@@ -32,16 +32,21 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str],
     where: Any = None,
+    *,
+    add: Sequence[str] = (),
 ) -> None:
-    """Insert ``rows``; on a key conflict overwrite the ``update`` columns, but only where
-    ``where(existing_table, excluded)`` holds when it is given."""
+    """Insert ``rows``; on a key conflict overwrite the ``update`` columns and add to the
+    ``add`` columns (counters), but only where ``where(existing_table, excluded)`` holds
+    when it is given."""
     if not rows:
         return
     stmt = _insert(conn, table)
     condition: ColumnElement[bool] | None = where(table, stmt.excluded) if where else None
+    changes: dict[str, Any] = {name: stmt.excluded[name] for name in update}
+    changes.update({name: table.c[name] + stmt.excluded[name] for name in add})
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys),
-        set_={name: stmt.excluded[name] for name in update},
+        set_=changes,
         where=condition,
     )
     conn.execute(stmt, rows)
