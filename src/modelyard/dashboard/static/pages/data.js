@@ -159,7 +159,9 @@ async function renderDataset(root, name, selector) {
     ),
     card("Check report", checksTable(detail.checks, detail.run)),
   );
-  const first = v.stats.find((s) => s.histogram && s.mean !== null) || v.stats.find((s) => s.histogram);
+  // a measurement (a floating point column) says more than an id or a code
+  const first = v.stats.find((s) => s.histogram && /DOUBLE|FLOAT|REAL|DECIMAL/.test(s.type))
+    || v.stats.find((s) => s.histogram);
   if (first) showColumn(first);
   else histogram.replaceWith(empty("No column has a histogram."));
   const diffBox = h("div");

@@ -29,7 +29,7 @@ async function renderList(root) {
           { title: "model", value: (m) => link(`#/models/${encodeURIComponent(m.name)}`, m.name) },
           { title: "versions", class: "num", value: (m) => m.latest_version },
           { title: "aliases", value: (m) => aliasPills(m.aliases) },
-          { title: "updated", value: (m) => fmtTime(m.updated_at) },
+          { title: "updated", class: "nowrap", value: (m) => fmtTime(m.updated_at) },
           { title: "description", value: (m) => m.description || "" },
         ],
         models,
@@ -54,7 +54,7 @@ async function renderModel(root, name, wanted) {
       { title: "version", value: (v) => link(`${base}/${v.version}`, `v${v.version}`) },
       { title: "aliases", value: (v) => v.aliases.map((a) => pill(a, "alias")) },
       { title: "flavor", value: (v) => v.flavor },
-      { title: "created", value: (v) => fmtTime(v.created_at) },
+      { title: "created", class: "nowrap", value: (v) => fmtTime(v.created_at) },
       { title: "run", value: (v) => (v.run ? link(`#/runs/${v.run.id}`, v.run.name) : "–") },
       ...keys.map((k) => ({ title: k, class: "num", headerClass: "metric", value: (v) => fmtNum(v.run?.metrics?.[k]) })),
     ],
@@ -68,7 +68,7 @@ async function renderModel(root, name, wanted) {
   const historyTable = history.length
     ? table(
       [
-        { title: "when", value: (e) => fmtTime(e.at) },
+        { title: "when", class: "nowrap", value: (e) => fmtTime(e.at) },
         { title: "alias", value: (e) => pill(e.alias, "alias") },
         { title: "action", value: (e) => e.action },
         { title: "version", value: (e) => (e.version ? `v${e.version}` : "–") },

@@ -160,7 +160,7 @@ class RunsPage {
       return keys.sort((a, b) => named(b) - named(a) || spread.get(b) - spread.get(a) || a.localeCompare(b)).slice(0, n);
     };
     const params = pick("params", "params", 3);
-    const metrics = pick("metrics", "metrics", 5);
+    const metrics = pick("metrics", "metrics", 4);
     const experiments = new Set(this.runs.map((r) => r.experiment));
     const columns = [
       {
@@ -170,16 +170,20 @@ class RunsPage {
           onclick: (event) => { event.stopPropagation(); this.toggle(r, event.target.checked); },
         }),
       },
-      { title: "run", sort: "run_name", value: (r) => [link(`#/runs/${r.id}`, r.name), h("div", { class: "sub mono" }, r.id.slice(0, 12))] },
+      {
+        title: "run",
+        sort: "run_name",
+        help: "name and id; below, the model versions registered from it and the datasets it read",
+        value: (r) => [link(`#/runs/${r.id}`, r.name), h("span", { class: "sub mono" }, ` ${r.id.slice(0, 8)}`), lineageLinks(r)],
+      },
     ];
-    if (experiments.size > 1 || this.experiment === "") columns.push({ title: "experiment", sort: "experiment", value: (r) => r.experiment });
+    if (experiments.size > 1) columns.push({ title: "experiment", sort: "experiment", value: (r) => r.experiment });
     columns.push(
       { title: "status", sort: "status", value: (r) => pill(r.status) },
       { title: "started", class: "nowrap", sort: "start_time", value: (r) => fmtTime(r.start_time) },
       { title: "duration", class: "num nowrap", value: (r) => fmtDuration(r.duration_ms) },
       ...params.map((k) => ({ title: k, headerClass: "param", sort: filterIdent("params", k), help: `params.${k}`, value: (r) => r.params[k] ?? "–" })),
       ...metrics.map((k) => ({ title: k, class: "num", headerClass: "metric", sort: filterIdent("metrics", k), help: `metrics.${k} (latest)`, value: (r) => fmtNum(r.metrics[k]) })),
-      { title: "lineage", value: (r) => lineageLinks(r) },
     );
     return columns;
   }
@@ -269,7 +273,7 @@ class RunsPage {
       chart(
         box,
         single
-          ? barOption({ labels: mine.map((s) => names.get(s.run_id)), series: [{ name: key, values: mine.map((s) => s.values.at(-1)) }] })
+          ? barOption({ horizontal: true, labels: mine.map((s) => names.get(s.run_id)), series: [{ name: key, values: mine.map((s) => s.values.at(-1)) }] })
           : lineOption({ series: mine.map((s) => ({ name: names.get(s.run_id), x: s.steps, y: s.values })) }),
       );
     }
@@ -322,8 +326,8 @@ function datasetHref(ref) {
 function lineageLinks(run) {
   const datasets = (run.inputs || []).filter((i) => i.kind === "dataset_version");
   const models = run.models || [];
-  if (!datasets.length && !models.length) return h("span", { class: "muted" }, "–");
-  const shown = datasets.slice(0, 2);
+  if (!datasets.length && !models.length) return null;
+  const shown = datasets.slice(0, 1);
   return h(
     "div", { class: "chips" },
     models.map((m) => link(`#/models/${encodeURIComponent(m.name)}/${m.version}`, `◆ ${m.name} v${m.version}`, { title: "registered from this run" })),
