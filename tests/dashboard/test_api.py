@@ -156,7 +156,8 @@ def test_models_versions_aliases_and_lineage(client: TestClient) -> None:
     assert {"model_version", "training_run", "dataset_version", "source_file"} <= kinds
     error(client.get("/ui/api/models/nope"), 404, "not_found")
     error(client.get("/ui/api/models/fraud/versions/99"), 404)
-    error(client.get("/ui/api/models/fraud/versions/one"), 404)
+    error(client.get("/ui/api/models/fraud/versions/one"), 422)
+    error(client.get(f"/ui/api/models/fraud/versions/{10**30}"), 422)
 
 
 def test_deployments_without_a_server_show_the_spec_and_no_live_metrics(

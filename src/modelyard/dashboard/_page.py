@@ -73,28 +73,40 @@ class Query:
     def text(self, name: str, default: str = "", *, max_length: int = 10_000) -> str:
         value = self._params.get(name, default)
         if len(value) > max_length:
-            raise _invalid(name, f"is longer than {max_length} characters")
+            raise _invalid(
+                f"query parameter {name!r}", name, f"is longer than {max_length} characters"
+            )
         return value
 
     def texts(self, name: str, *, limit: int = 100) -> list[str]:
         """Every non-empty value of a repeated parameter (``?run=a&run=b``)."""
         values = [v.strip() for v in self._params.getlist(name) if v.strip()]
         if len(values) > limit:
-            raise _invalid(name, f"takes at most {limit} values, got {len(values)}")
+            what = f"query parameter {name!r}"
+            raise _invalid(what, name, f"takes at most {limit} values, got {len(values)}")
         return values
 
     def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        """A query parameter that is a whole number in [low, high] (``default`` if absent)."""
         raw = self._params.get(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise _invalid(name, f"must be a whole number, not {raw!r}") from None
-        if not low <= value <= high:
-            raise _invalid(name, f"must be between {low} and {high}, not {value}")
-        return value
+        return _whole(raw, low, high, f"query parameter {name!r}", name)
+
+    def path_integer(self, name: str, *, low: int, high: int) -> int:
+        """A path parameter that is a whole number in [low, high]."""
+        return _whole(self[name], low, high, name, name)
 
 
-def _invalid(name: str, reason: str) -> ValidationError:
-    return ValidationError(f"query parameter {name!r} {reason}", details={"parameter": name})
+def _whole(raw: str, low: int, high: int, what: str, name: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(what, name, f"must be a whole number, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise _invalid(what, name, f"must be between {low} and {high}, not {value}")
+    return value
+
+
+def _invalid(what: str, name: str, reason: str) -> ValidationError:
+    return ValidationError(f"{what} {reason}", details={"parameter": name})

@@ -39,7 +39,8 @@ def version(ctx: UiContext, query: Query) -> dict[str, Any]:
     """One version: signature, input example, its training run (params, metrics) and the
     lineage graph from it back to datasets, pipeline runs and source files."""
     ws = ctx.workspace
-    found = ws.registry.get_version(query["name"], int(query["version"]))
+    number = query.path_integer("version", low=1, high=2**31 - 1)
+    found = ws.registry.get_version(query["name"], number)
     run = None
     if found.run_id is not None:
         try:
@@ -64,6 +65,6 @@ PAGE = Page(
     routes=(
         ApiRoute("/models", models),
         ApiRoute("/models/{name}", model),
-        ApiRoute("/models/{name}/versions/{version:int}", version),
+        ApiRoute("/models/{name}/versions/{version}", version),
     ),
 )
