@@ -157,6 +157,8 @@ class Monitoring:
         """Profile ``table`` once and keep it as the drift reference of ``key``: a model
         version (``models:/fraud/3``, e.g. its training frame with a ``prediction``
         column) or a dataset version id."""
+        if type(table).__name__ == "DataFrame":  # pandas, without importing it here
+            table = pa.Table.from_pandas(table, preserve_index=False)
         made = build_profile(table, source=key, **profile)
         self._store_reference(key, made)
         return made

@@ -216,23 +216,56 @@ def _classes(truth: np.ndarray, pred: np.ndarray) -> dict[str, Metric]:
     correct = int((truth == pred).sum())
     ci = binomtest(correct, n).proportion_ci(method="wilson")
     metrics = {"accuracy": Metric(correct / n, float(ci.low), float(ci.high))}
-    labels = set(truth.tolist()) | set(pred.tolist())
-    binary = labels <= {0, 1}
-    average = "binary" if binary else "macro"
+    labels = set(np.unique(np.concatenate([truth, pred])).tolist())
+    if labels <= {0, 1}:  # binary: counted with NumPy over every resample at once
+        for name in ("precision", "recall", "f1"):
+            metrics[name] = _bootstrap(_BINARY[name], truth, pred, vectorized=True)
+        return metrics
     for name, fn in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
 
         def stat(t: np.ndarray, p: np.ndarray, fn: Any = fn) -> float:
-            return float(fn(t, p, average=average, zero_division=0))
+            return float(fn(t, p, average="macro", zero_division=0))
 
         metrics[name] = _bootstrap(stat, truth, pred)
     return metrics
+
+
+def _precision(t: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    tp, fp, _fn = _counts(t, p, axis)
+    return _ratio(tp, tp + fp)
+
+
+def _recall(t: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    tp, _fp, fn = _counts(t, p, axis)
+    return _ratio(tp, tp + fn)
+
+
+def _f1(t: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    tp, fp, fn = _counts(t, p, axis)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def _counts(t: np.ndarray, p: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives and false negatives (of class 1) along ``axis``."""
+    tp = ((t == 1) & (p == 1)).sum(axis=axis)
+    fp = ((t == 0) & (p == 1)).sum(axis=axis)
+    fn = ((t == 1) & (p == 0)).sum(axis=axis)
+    return tp, fp, fn
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den``, 0 where ``den`` is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.where(den > 0, num / np.maximum(den, 1), 0.0)
+
+
+_BINARY: dict[str, Callable[..., Any]] = {"precision": _precision, "recall": _recall, "f1": _f1}
 
 
 def _probabilities(truth: np.ndarray, score: np.ndarray) -> dict[str, Metric]:
     from sklearn.metrics import log_loss, roc_auc_score
 
     metrics = _classes(truth, (score >= 0.5).astype(np.int64))
-    if len(set(truth.tolist())) == 2:
+    if np.unique(truth).size == 2:
         metrics["roc_auc"] = _bootstrap(lambda t, s: float(roc_auc_score(t, s)), truth, score)
     clipped = np.clip(score, 1e-15, 1 - 1e-15)
     metrics["log_loss"] = _bootstrap(
@@ -256,25 +289,30 @@ def _regression(truth: np.ndarray, pred: np.ndarray) -> dict[str, Metric]:
 
 
 def _bootstrap(
-    stat: Callable[[np.ndarray, np.ndarray], float], truth: np.ndarray, other: np.ndarray
+    stat: Callable[..., Any],
+    truth: np.ndarray,
+    other: np.ndarray,
+    *,
+    vectorized: bool = False,
 ) -> Metric:
-    """The statistic on all pairs, with a 95% percentile-bootstrap interval over pairs."""
-    value = stat(truth, other)
-    if truth.size < 10 or (len(set(truth.tolist())) < 2 and truth.dtype.kind in "iub"):
+    """The statistic on all pairs, with a 95% percentile-bootstrap interval over pairs
+    (``vectorized``: ``stat`` takes an ``axis`` and scores every resample in one call)."""
+    value = float(stat(truth, other))
+    if truth.size < 10 or (np.unique(truth).size < 2 and truth.dtype.kind in "iub"):
         return Metric(value)
     from scipy.stats import bootstrap
 
     def safe(t: np.ndarray, o: np.ndarray) -> float:
         try:
-            return stat(t, o)
+            return float(stat(t, o))
         except ValueError:  # a resample with one class has no AUC
             return float("nan")
 
     result = bootstrap(
         (truth, other),
-        safe,
+        stat if vectorized else safe,
         paired=True,
-        vectorized=False,
+        vectorized=vectorized,
         n_resamples=_RESAMPLES,
         method="percentile",
         random_state=np.random.default_rng(_SEED),
