@@ -4,6 +4,7 @@ and a screenshot of it is saved under ``test-artifacts/dashboard/``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from dashboard.kit import RECORD, Tab, chromium, require_chromium, wait_until
 from modelyard import Workspace
-from serving.http_server import Server, launch, wait_ready
+from modelyard.access import Scope
+from modelyard.dashboard import create_dashboard
+from serving.http_server import Server, free_port, launch, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +160,37 @@ def test_live_server_metrics_of_a_deployment(tab: Tab, server: Server) -> None:
     wait_until(lambda: int(requests.inner_text().replace(",", "")) >= 21)
     tab.screenshot("deployment-live")
     assert tab.errors == []
+
+
+def test_the_page_asks_for_an_admin_key_when_auth_is_on(
+    browser: Any, quickstart_path: Path, pytestconfig: pytest.Config
+) -> None:
+    with Workspace.open(quickstart_path) as ws:
+        _, admin = ws.keys.create("browser-admin", [Scope.ADMIN])
+        _, predict = ws.keys.create("browser-predict", [Scope.PREDICT])
+        port = free_port()
+        config = uvicorn.Config(
+            create_dashboard(ws, auth=True), host="127.0.0.1", port=port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: server.started)
+            tab = Tab(browser, f"http://127.0.0.1:{port}/ui/", pytestconfig)
+            tab.open("/models")
+            form = tab.page.locator("form.keyform")
+            form.wait_for()
+            tab.page.fill("input[name=api-key]", predict)
+            tab.page.click("form.keyform button")
+            tab.page.get_by_text("lacks the 'admin' scope", exact=False).wait_for()
+            tab.screenshot("api-key-form")
+            tab.page.fill("input[name=api-key]", admin)
+            tab.page.click("form.keyform button")
+            tab.page.get_by_text("champion → v1").wait_for()
+            assert tab.page.locator("#key-button").is_visible()  # to forget the key
+            assert all(" 401 " in e or " 403 " in e for e in tab.errors), tab.errors
+            tab.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)

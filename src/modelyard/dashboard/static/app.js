@@ -1,7 +1,7 @@
 // The shell: navigation from /ui/api/info, and a hash router that loads one page module
 // (static/pages/<name>.js) and calls its render(root, route). A page may return
 // {leave()} to stop its timers when another page is opened.
-import { ApiError, api, clear, disposeCharts, h, hasApiKey, keyForm, setApiKey, showError } from "./lib.js";
+import { api, clear, disposeCharts, h, hasApiKey, keyForm, needsKey, setApiKey, showError } from "./lib.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -14,7 +14,7 @@ async function start() {
     info = await api("info");
   } catch (error) {
     clear(main);
-    if (error instanceof ApiError && error.status === 401) main.append(keyForm(error.message, start));
+    if (needsKey(error)) main.append(keyForm(error.message, start));
     else showError(main, error);
     return;
   }

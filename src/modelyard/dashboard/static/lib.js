@@ -97,9 +97,14 @@ export function facts(pairs) {
   );
 }
 
-/** An error box; a 401 becomes a form asking for an API key, then ``retry``. */
+/** A 401 or 403: the API wants a (better) key. */
+export function needsKey(error) {
+  return error instanceof ApiError && (error.status === 401 || error.status === 403);
+}
+
+/** An error box; a refused key becomes a form asking for one, then ``retry``. */
 export function showError(root, error, retry) {
-  if (error instanceof ApiError && error.status === 401 && retry) {
+  if (needsKey(error) && retry) {
     root.append(keyForm(error.message, retry));
     return;
   }
@@ -122,7 +127,8 @@ export function keyForm(message, retry) {
       },
     },
     h("h2", {}, "API key needed"),
-    h("p", { class: "muted" }, message, " The key (with the admin scope) stays in this browser tab."),
+    h("p", {}, "The dashboard needs an API key with the admin scope (", code("modelyard keys create NAME --scope admin"), "). It is kept in this browser tab only."),
+    h("p", { class: "muted small" }, `The server said: ${message}`),
     input,
     " ",
     h("button", { type: "submit" }, "Use key"),
