@@ -12,12 +12,15 @@ lease (owner and attempt), so a worker that lost a job can never record its resu
 from __future__ import annotations
 
 import builtins
+import threading
+import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy import Connection, Select, and_, case, func, select, update
 
 from modelyard._ids import new_id, now_ms
 from modelyard.config import JobSettings
@@ -66,6 +69,11 @@ class JobQueue:
         self.db = db
         self.settings = settings
         self.kinds = kinds
+        self._next_reap = 0.0  # time.monotonic() of the next look for expired leases
+        self._idle = True  # the last claim found nothing
+        # SQLite has one writer at a time: this process's threads queue here rather than
+        # in SQLite's busy handler, whose sleeps grow to 100 ms per try
+        self._local_writer = threading.Lock() if db.dialect == "sqlite" else nullcontext()
 
     # -- producers -----------------------------------------------------------------------
 
@@ -99,7 +107,7 @@ class JobQueue:
         now = now_ms()
         run_after = now + max(0, round(delay_s * 1000))
         row = _row(kind, body, key, priority, attempts, run_after, now)
-        with self.db.write() as conn:
+        with self._write() as conn:
             if key is None:
                 conn.execute(jobs.insert(), [row])
                 return _fetch(conn, row["id"])
@@ -130,7 +138,7 @@ class JobQueue:
         now = now_ms()
         rows = [_row(kind, body, None, priority, attempts, now, now) for body in bodies]
         if rows:
-            with self.db.write() as conn:
+            with self._write() as conn:
                 conn.execute(jobs.insert(), rows)
         return [row["id"] for row in rows]
 
@@ -164,7 +172,7 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; ask the worker of a running job to stop it."""
-        with self.db.write() as conn:
+        with self._write() as conn:
             job = Job.from_row(_find(conn, job_id, lock=True))
             if job.status not in _CANCELLABLE:
                 raise JobStateError(job.id, "cancelled", job.status, _CANCELLABLE)
@@ -178,7 +186,7 @@ class JobQueue:
 
     def retry(self, job_id: str) -> Job:
         """Queue a failed, dead or cancelled job again, with all its attempts."""
-        with self.db.write() as conn:
+        with self._write() as conn:
             job = Job.from_row(_find(conn, job_id, lock=True))
             if job.status not in _RETRYABLE:
                 raise JobStateError(job.id, "retried", job.status, _RETRYABLE)
@@ -201,29 +209,36 @@ class JobQueue:
 
     def claim(self, owner: str, limit: int = 1) -> builtins.list[Job]:
         """Lease up to ``limit`` due jobs of the kinds this queue knows to ``owner``, highest
-        priority first, after reaping the jobs whose leases ran out."""
+        priority first, after reaping the jobs whose leases ran out.
+
+        After a claim that found nothing, a read looks first, so that idle workers polling
+        an empty queue do not take SQLite's write lock; the claim itself is one statement.
+        """
         now = now_ms()
-        with self.db.write() as conn:
-            self._reap(conn, now)
+        reap = time.monotonic() >= self._next_reap
+        if reap:
+            self._next_reap = time.monotonic() + self.settings.lease_s / 4
+        if self._idle or limit < 1:
+            with self.db.read() as conn:
+                reap = reap and conn.execute(self._expired(now).limit(1)).first() is not None
+                due = limit > 0 and conn.execute(self._due(now).limit(1)).first() is not None
+            if not (reap or due):
+                return []
+        with self._write() as conn:
+            if reap:
+                self._reap(conn, now)
             if limit < 1:
                 return []
-            due = (
-                select(jobs.c.id)
-                .where(
-                    jobs.c.status == str(JobStatus.QUEUED),
-                    jobs.c.run_after <= now,
-                    jobs.c.kind.in_(self.kinds.names()),
-                )
+            picked = (
+                self._due(now)
                 .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
+                .cte("picked")
             )
-            ids = list(conn.execute(due).scalars())
-            if not ids:
-                return []
             claimed = conn.execute(
                 update(jobs)
-                .where(jobs.c.id.in_(ids))
+                .where(jobs.c.id.in_(select(picked.c.id)))
                 .values(
                     status=str(JobStatus.RUNNING),
                     attempts=jobs.c.attempts + 1,
@@ -235,8 +250,21 @@ class JobQueue:
                 )
                 .returning(*jobs.c)
             )
-            found = {job.id: job for job in map(Job.from_row, claimed)}
-        return [found[i] for i in ids]
+            found = [Job.from_row(row) for row in claimed]
+        self._idle = not found
+        return sorted(found, key=lambda j: (-j.priority, j.run_after, j.id))
+
+    def _due(self, now: int) -> Select[tuple[str]]:
+        return select(jobs.c.id).where(
+            jobs.c.status == str(JobStatus.QUEUED),
+            jobs.c.run_after <= now,
+            jobs.c.kind.in_(self.kinds.names()),
+        )
+
+    def _expired(self, now: int) -> Select[tuple[str]]:
+        return select(jobs.c.id).where(
+            jobs.c.status == str(JobStatus.RUNNING), jobs.c.lease_expires_at < now
+        )
 
     def heartbeat(self, owner: str, progress: Mapping[str, dict[str, Any] | None]) -> Beat:
         """Renew ``owner``'s leases of the jobs in ``progress`` (id → latest progress)."""
@@ -244,7 +272,7 @@ class JobQueue:
             return Beat(frozenset(), frozenset())
         now = now_ms()
         held, cancel = set(), set()
-        with self.db.write() as conn:
+        with self._write() as conn:
             for job_id, latest in progress.items():
                 row = conn.execute(
                     update(jobs)
@@ -261,7 +289,7 @@ class JobQueue:
     def succeed(self, job: Job, result: Mapping[str, Any]) -> bool:
         """Record the result of ``job`` (as claimed); False if its lease was lost."""
         now = now_ms()
-        with self.db.write() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(jobs)
                 .where(_leased(job.id, job.lease_owner, job.attempts))
@@ -280,13 +308,14 @@ class JobQueue:
         """Record a failed attempt of ``job``: queued again after a backoff, or FAILED (bad
         input), DEAD (no attempts left), CANCELLED (it was asked to stop). None if the
         lease was lost."""
-        with self.db.write() as conn:
+        with self._write() as conn:
             row = conn.execute(
                 select(jobs).where(_leased(job.id, job.lease_owner, job.attempts)).with_for_update()
             ).first()
             if row is None:
                 return None
-            return self._end_attempt(conn, Job.from_row(row), _error(exc, job.attempts), exc)
+            error = _error(exc, job.attempts)
+            return self._end_attempt(conn, Job.from_row(row), error, exc, now_ms())
 
     def release(self, job: Job) -> bool:
         """Give ``job`` back to the queue unfinished (a worker shutting down); the attempt
@@ -295,7 +324,7 @@ class JobQueue:
         status = case(
             (jobs.c.cancel_requested, str(JobStatus.CANCELLED)), else_=str(JobStatus.QUEUED)
         )
-        with self.db.write() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(jobs)
                 .where(_leased(job.id, job.lease_owner, job.attempts))
@@ -317,6 +346,11 @@ class JobQueue:
             raise ValidationError(f"max_attempts must be at least 1, not {attempts}")
         return attempts
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._local_writer, self.db.write() as conn:
+            yield conn
+
     @property
     def _lease_ms(self) -> int:
         return round(self.settings.lease_s * 1000)
@@ -328,9 +362,7 @@ class JobQueue:
 
     def _reap(self, conn: Connection, now: int) -> None:
         expired = conn.execute(
-            select(jobs)
-            .where(jobs.c.status == str(JobStatus.RUNNING), jobs.c.lease_expires_at < now)
-            .with_for_update(skip_locked=True)
+            select(jobs).where(jobs.c.id.in_(self._expired(now))).with_for_update(skip_locked=True)
         ).all()
         for row in expired:
             job = Job.from_row(row)
@@ -341,12 +373,16 @@ class JobQueue:
                 "type": "LeaseExpired",
                 "attempt": job.attempts,
             }
-            self._end_attempt(conn, job, error, None)
+            self._end_attempt(conn, job, error, None, now)
 
     def _end_attempt(
-        self, conn: Connection, job: Job, error: dict[str, Any], exc: BaseException | None
+        self,
+        conn: Connection,
+        job: Job,
+        error: dict[str, Any],
+        exc: BaseException | None,
+        now: int,
     ) -> Job:
-        now = now_ms()
         values: dict[str, Any] = {"error": error, "updated_at": now, **_NO_LEASE}
         if job.cancel_requested and (exc is None or isinstance(exc, JobCancelledError)):
             values.update(status=str(JobStatus.CANCELLED), ended_at=now)
@@ -354,10 +390,9 @@ class JobQueue:
             values.update(status=str(JobStatus.FAILED), ended_at=now)
         elif job.attempts >= job.max_attempts:
             values.update(status=str(JobStatus.DEAD), ended_at=now)
-        else:
-            values.update(
-                status=str(JobStatus.QUEUED), run_after=now + self.backoff_ms(job.attempts)
-            )
+        else:  # after a lost lease, the lease itself was the pause
+            pause = self.backoff_ms(job.attempts) if exc is not None else 0
+            values.update(status=str(JobStatus.QUEUED), run_after=now + pause)
         conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
         return _fetch(conn, job.id)
 

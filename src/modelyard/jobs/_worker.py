@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RELEASED = "RELEASED"  # given back unfinished by a stopping worker
 LOST = "LOST"  # the lease went to another worker; nothing was recorded
+_MAX_PAUSE_S = 2.0  # the longest pause between tries to reach an unreachable database
 
 
 class WorkerObserver(Protocol):
@@ -147,7 +148,7 @@ class Worker:
             except StoreUnavailableError as exc:
                 failures += 1
                 log.warning("worker %s: %s (attempt %d)", self.name, exc.message, failures)
-                self._wake.wait(min(self._settings.poll_s * 2**failures, 10.0))
+                self._wake.wait(min(self._settings.poll_s * 2**failures, _MAX_PAUSE_S))
                 continue
             failures = 0
             for job in claimed:
@@ -213,7 +214,7 @@ class Worker:
         lease: by then another worker may own the job)."""
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=_MAX_PAUSE_S),
             stop=tenacity.stop_after_delay(max(self._settings.lease_s, 10.0)),
             reraise=True,
         )
