@@ -112,3 +112,22 @@ def test_workers_ride_out_a_postgresql_restart_and_lose_no_job(
     done = {w[1] for w in lines(log) if w[0] == "done"}
     assert done == set(ids)
     assert stopped_at < 200  # the restart happened mid-drain
+
+
+def test_sigterm_stops_a_worker_gracefully_and_a_second_one_releases_its_job(
+    sqlite_ws: Workspace, tmp_path: Path, workers: Spawn
+) -> None:
+    log = tmp_path / "log"
+    job = sqlite_ws.jobs.enqueue("record", {"file": str(log), "sleep": 60})
+    proc = workers(sqlite_ws.path, "--no-schedules")
+    wait_for(lambda: ["start", job.id, "1"] in lines(log))
+
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 0, err
+    assert "stopping: running jobs may finish" in err and "1 released" in err
+    after = sqlite_ws.jobs.get(job.id)
+    assert (after.status, after.attempts, after.lease_owner) == (JobStatus.QUEUED, 0, None)
