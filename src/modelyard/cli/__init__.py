@@ -12,6 +12,7 @@ from modelyard.cli import (  # noqa: F401  (register commands)
     _jobs,
     _keys,
     _models,
+    _monitor,
     _quickstart,
     _runs,
     _serve,
