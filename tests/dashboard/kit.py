@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 from rich.console import Console
@@ -72,40 +72,49 @@ def add_runs(ws: Workspace, count: int, steps: int, experiment: str = "scale") -
     """``count`` finished runs with two params, a metric ``loss`` over ``steps`` steps and a
     metric ``auc``, bulk inserted into the store's tables of a SQLite workspace (creating
     them one by one through the tracking API would take minutes)."""
-    rng = random.Random(7)
+    rng = np.random.default_rng(7)
     experiment_id = ws.tracking.experiment(experiment).id
-    start = now_ms() - count * 1000
-    run_rows, param_rows, latest_rows, history = [], [], [], []
-    for i in range(count):
-        run_id = new_id()
-        began = start + i * 1000
-        run_rows.append(
-            {
-                "id": run_id,
-                "experiment_id": experiment_id,
-                "name": f"run-{i:05d}",
-                "status": "FINISHED",
-                "start_time": began,
-                "end_time": began + 900,
-                "user": "bench",
-            }
+    ids = [new_id() for _ in range(count)]
+    began = now_ms() - count * 1000 + np.arange(count) * 1000
+    decay = rng.uniform(0.01, 0.05, (count, 1))
+    losses = 1.0 / (1.0 + decay * np.arange(steps)) + rng.uniform(0, 0.02, (count, steps))
+    aucs = rng.uniform(0.5, 0.99, count)
+    lrs = rng.choice(["0.1", "0.03", "0.01"], count)
+    depths = rng.integers(2, 10, count)
+    run_rows = [
+        {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "name": f"run-{i:05d}",
+            "status": "FINISHED",
+            "start_time": int(began[i]),
+            "end_time": int(began[i]) + 900,
+            "user": "bench",
+        }
+        for i, run_id in enumerate(ids)
+    ]
+    param_rows = [
+        {"run_id": run_id, "key": key, "value": str(value)}
+        for run_id, lr, depth in zip(ids, lrs, depths, strict=True)
+        for key, value in (("lr", lr), ("depth", depth))
+    ]
+    latest_rows = [
+        row
+        for i, run_id in enumerate(ids)
+        for row in (
+            _latest(run_id, "loss", float(losses[i, -1]), steps - 1, int(began[i]) + steps - 1),
+            _latest(run_id, "auc", float(aucs[i]), 0, int(began[i])),
         )
-        lr = rng.choice(["0.1", "0.03", "0.01"])
-        param_rows += [
-            {"run_id": run_id, "key": "lr", "value": lr},
-            {"run_id": run_id, "key": "depth", "value": str(rng.randint(2, 9))},
-        ]
-        decay = rng.uniform(0.01, 0.05)
-        loss = 0.0
-        for step in range(steps):
-            loss = 1.0 / (1.0 + decay * step) + rng.uniform(0, 0.02)
-            history.append((run_id, "loss", loss, False, step, began + step))
-        auc = rng.uniform(0.5, 0.99)
-        latest_rows += [
-            _latest(run_id, "loss", loss, steps - 1, began + steps - 1),
-            _latest(run_id, "auc", auc, 0, began),
-        ]
-        history.append((run_id, "auc", auc, False, 0, began))
+    ]
+    history = [
+        (run_id, "loss", value, False, step, start + step)
+        for run_id, start, row in zip(ids, began.tolist(), losses.tolist(), strict=True)
+        for step, value in enumerate(row)
+    ]
+    history += [
+        (run_id, "auc", auc, False, 0, start)
+        for run_id, start, auc in zip(ids, began.tolist(), aucs.tolist(), strict=True)
+    ]
     with ws.db.write() as conn:
         conn.execute(runs.insert(), run_rows)
         conn.execute(params.insert(), param_rows)
