@@ -19,6 +19,7 @@ PACKAGES = [
     "modelyard.data",
     "modelyard.data.checks",
     "modelyard.features",
+    "modelyard.jobs",
     "modelyard.serving",
     "modelyard.quickstart",
     "modelyard.cli",

@@ -49,3 +49,9 @@ def record(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 def reject(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Fail with bad input, which no retry can fix."""
     raise ValidationError("this job's input is wrong")
+
+
+@job_kind("unjsonable")
+def unjsonable(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Return a result that JSON cannot hold."""
+    return {"ids": {1, 2}}

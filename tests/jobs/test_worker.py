@@ -47,10 +47,13 @@ def test_a_worker_runs_jobs_and_records_results_retries_and_failures(
     flaky = ws.jobs.enqueue("record", {"file": log, "fail_times": 2})
     doomed = ws.jobs.enqueue("record", {"file": log, "fail_times": 9}, max_attempts=2)
     rejected = ws.jobs.enqueue("reject", {})
+    odd = ws.jobs.enqueue("unjsonable", {})
 
     outcomes = Worker(ws.jobs, ws, concurrency=3).run(drain=True)
 
-    assert outcomes == {"SUCCEEDED": 2, "QUEUED": 3, "DEAD": 1, "FAILED": 1}
+    assert outcomes == {"SUCCEEDED": 2, "QUEUED": 3, "DEAD": 1, "FAILED": 2}
+    odd_error = ws.jobs.get(odd.id).error or {}
+    assert "returned a result that is not a JSON object" in odd_error["message"]
     assert ws.jobs.get(ok.id).result == {"n": 7}
     done = ws.jobs.get(flaky.id)
     assert (done.status, done.attempts, done.result) == (JobStatus.SUCCEEDED, 3, {"attempt": 3})

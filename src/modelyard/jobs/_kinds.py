@@ -75,9 +75,17 @@ class JobKind:
             ) from None
 
     def run(self, ctx: JobContext, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Call the handler with the payload as it declared it."""
+        """Call the handler with the payload as it declared it; its result must be a JSON
+        object (ValidationError otherwise: the job fails, as a retry would not help)."""
         value = payload if self.payload is None else self.payload.model_validate(payload)
-        return dict(self.handler(ctx, value) or {})
+        result = self.handler(ctx, value) or {}
+        try:
+            return dict(_ANY_OBJECT.validate_python(result))
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                f"job kind {self.name!r} returned a result that is not a JSON object: "
+                f"{exc.errors()[0]['msg']}"
+            ) from None
 
 
 def job_kind(

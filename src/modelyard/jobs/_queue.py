@@ -170,6 +170,15 @@ class JobQueue:
             found = {JobStatus(s): n for s, n in conn.execute(query)}
         return {status: found.get(status, 0) for status in JobStatus}
 
+    def pending(self) -> int:
+        """How many jobs of the kinds this queue knows are queued or running."""
+        query = select(func.count()).where(
+            jobs.c.status.in_([str(JobStatus.QUEUED), str(JobStatus.RUNNING)]),
+            jobs.c.kind.in_(self.kinds.names()),
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; ask the worker of a running job to stop it."""
         with self._write() as conn:

@@ -116,8 +116,8 @@ class Worker:
             return [r.job for r in self._active.values()]
 
     def run(self, *, drain: bool = False) -> dict[str, int]:
-        """Run jobs until stopped (or, with ``drain``, until none is queued or running);
-        returns how many attempts ended in each outcome."""
+        """Run jobs until stopped (or, with ``drain``, until no job of the kinds it knows is
+        queued or running); returns how many attempts ended in each outcome."""
         self._halted.clear()
         beat = threading.Thread(target=self._heartbeats, name="modelyard-heartbeat", daemon=True)
         beat.start()
@@ -166,8 +166,7 @@ class Worker:
             log.warning("worker %s: schedules not checked: %s", self.name, exc.message)
 
     def _drained(self) -> bool:
-        counts = self.queue.counts()
-        return counts[JobStatus.QUEUED] + counts[JobStatus.RUNNING] == 0
+        return self.queue.pending() == 0
 
     # -- one job -------------------------------------------------------------------------
 
@@ -236,8 +235,8 @@ class Worker:
                 beat = self.queue.heartbeat(
                     self.name, {i: r.ctx.latest_progress for i, r in running.items()}
                 )
-            except StoreUnavailableError as exc:
-                log.warning("worker %s: heartbeat skipped: %s", self.name, exc.message)
+            except Exception as exc:  # the next beat tries again; leases outlast a few
+                log.warning("worker %s: heartbeat skipped: %s", self.name, exc)
                 continue
             for job_id, entry in running.items():
                 if job_id not in beat.held:
