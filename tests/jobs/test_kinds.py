@@ -73,7 +73,12 @@ def test_batch_predict_streams_parquet_to_parquet_with_ids_and_version(ws: Works
 def test_a_retried_batch_predict_returns_the_output_it_already_wrote(sqlite_ws: Workspace) -> None:
     ws = sqlite_ws
     model_and_input(ws)
-    payload = {"model": "models:/fraud/2", "input": "in.parquet", "output": "p.parquet"}
+    payload = {  # version 1 has no signature: it reads the columns named by `features`
+        "model": "models:/fraud/1",
+        "input": "in.parquet",
+        "output": "p.parquet",
+        "features": ["amount", "age"],
+    }
     job = ws.jobs.enqueue("batch_predict", payload)
     (claimed,) = ws.jobs.claim("w")
     kind = ws.jobs.kinds.get("batch_predict")

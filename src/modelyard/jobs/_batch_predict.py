@@ -34,7 +34,9 @@ class BatchPredictPayload(BaseModel):
     output: str = Field(min_length=1, description="The Parquet file to write.")
     batch_rows: int = Field(default=65_536, ge=1, le=10_000_000)
     features: list[str] | None = Field(
-        default=None, description="Input columns the model reads (default: its signature's)."
+        default=None,
+        description="Input columns the model reads (default: all; a model registered with a "
+        "signature takes its own columns from them).",
     )
     keep: list[str] | None = Field(
         default=None, description="Input columns copied to the output (default: all)."

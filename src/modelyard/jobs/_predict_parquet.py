@@ -75,7 +75,8 @@ def _predict_into(
     facts: dict[str, Any],
 ) -> int:
     total = source.count_rows()
-    columns = sorted(set(keep) | set(payload.features or source.schema.names))
+    wanted = set(keep) | set(payload.features or source.schema.names)
+    columns = [name for name in source.schema.names if name in wanted]  # in the file's order
     batches = source.to_batches(
         columns=columns, batch_size=payload.batch_rows, batch_readahead=1, fragment_readahead=1
     )
