@@ -109,10 +109,13 @@ def numeric_values(column: pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], int]:
     out (nulls, NaN, infinities)."""
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    values = pc.drop_null(column).cast(pa.float64()).to_numpy()
-    finite = values[np.isfinite(values)] if values.size else values
-    finite = np.sort(finite)
-    return finite, len(column) - finite.size
+    rows = len(column)
+    if column.null_count:
+        column = pc.drop_null(column)
+    values = column.cast(pa.float64()).to_numpy()
+    finite = np.isfinite(values)
+    values = np.sort(values if finite.all() else values[finite])
+    return values, rows - values.size
 
 
 def category_counts(column: pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:

@@ -291,17 +291,13 @@ def _column(
 
 
 def _auto(ref: ColumnProfile, current: CurrentNumbers | Counts) -> DriftMethod:
-    if isinstance(current, Counts):
-        values = int(_union_size(ref.values, current.labels))
-    elif ref.n_unique > FEW_VALUES:
-        values = ref.n_unique  # already more than few: the current's cannot lower it
-    else:
-        values = int(_union_size(ref.values, current.distinct[0]))
+    """Evidently's choice; the values of both sides are counted only when the reference's
+    few values leave the choice open."""
+    values = ref.n_unique
+    if values <= FEW_VALUES:
+        theirs = current.labels if isinstance(current, Counts) else current.distinct[0]
+        values = int(np.union1d(ref.values, theirs).size)
     return default_method(ref.kind, ref.count, values)
-
-
-def _union_size(a: Any, b: Any) -> int:
-    return int(np.union1d(a, b).size)
 
 
 def _check_fits(method: DriftMethod, ref: ColumnProfile) -> None:

@@ -27,6 +27,7 @@ A profile is stored as bytes (:meth:`ReferenceProfile.to_bytes`, Arrow IPC).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -305,10 +306,13 @@ def _categorical(
     )
 
 
+@functools.lru_cache(maxsize=8)
 def sketch_levels(size: int) -> np.ndarray[Any, Any]:
     """The ``size`` quantile levels of a sketch, from 0 to 1: ``(1 - cos(pi * i / k)) / 2``
     for ``i`` in ``0..k``, dense at the tails (t-digest's scale)."""
-    return np.asarray((1.0 - np.cos(np.pi * np.arange(size) / (size - 1))) / 2.0)
+    levels = np.asarray((1.0 - np.cos(np.pi * np.arange(size) / (size - 1))) / 2.0)
+    levels.flags.writeable = False  # shared by every caller
+    return levels
 
 
 def _distinct(values: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:

@@ -67,8 +67,12 @@ class CurrentNumbers:
         starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
         return v[starts], np.diff(np.append(starts, v.size))
 
-    def histogram(self, bins: int, lo: float, hi: float) -> np.ndarray[Any, Any]:
-        return np.histogram(self.values, bins=bins, range=(lo, hi))[0].astype(np.float64)
+    def histogram(self, edges: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Counts over ``edges`` as ``np.histogram`` gives them (the last bin closed), read
+        off the sorted values."""
+        ends = np.searchsorted(self.values, edges, side="left")
+        ends[-1] = np.searchsorted(self.values, edges[-1], side="right")
+        return np.diff(ends).astype(np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +123,12 @@ def ref_cdf(ref: ColumnProfile, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]
     return np.asarray(cum[np.searchsorted(ref.values, x, side="right")] / ref.count)
 
 
-def _ref_histogram(ref: ColumnProfile, bins: int, lo: float, hi: float) -> np.ndarray[Any, Any]:
-    """Reference counts over ``bins`` equal bins of [lo, hi] (which hold all its values)."""
+def _ref_histogram(ref: ColumnProfile, edges: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Reference counts over ``edges`` (which hold all its values)."""
     if ref.counts is not None:
-        counts = np.histogram(ref.values, bins=bins, range=(lo, hi), weights=ref.counts)[0]
+        counts = np.histogram(ref.values, bins=edges, weights=ref.counts)[0]
         return np.asarray(counts, dtype=np.float64)
-    cdf = ref_cdf(ref, np.histogram_bin_edges([lo, hi], bins=bins, range=(lo, hi)))
+    cdf = ref_cdf(ref, edges)
     cdf[0], cdf[-1] = 0.0, 1.0
     return np.diff(cdf) * ref.count
 
@@ -141,9 +145,9 @@ def _chart(ref: ColumnProfile, cur: CurrentNumbers) -> Histogram:
 def _bins_histogram(
     ref: ColumnProfile, cur: CurrentNumbers, bins: int, lo: float, hi: float
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], Histogram]:
-    ref_share = _ref_histogram(ref, bins, lo, hi) / ref.count
-    cur_share = cur.histogram(bins, lo, hi) / cur.n
     edges = np.histogram_bin_edges([lo, hi], bins=bins, range=(lo, hi))
+    ref_share = _ref_histogram(ref, edges) / ref.count
+    cur_share = cur.histogram(edges) / cur.n
     shown = Histogram(tuple(ref_share.tolist()), tuple(cur_share.tolist()), tuple(edges.tolist()))
     return ref_share, cur_share, shown
 
