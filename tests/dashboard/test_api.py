@@ -69,7 +69,8 @@ def test_runs_search_with_the_filter_language_and_paging(client: TestClient) -> 
     found = client.get(
         "/ui/api/runs", params={"filter": "params.model = 'logistic_regression'"}
     ).json()
-    assert [r["name"] for r in found["runs"]] == ["logistic_regression"]
+    assert {r["name"] for r in found["runs"]} == {"logistic_regression"}
+    assert len(found["runs"]) < len(everything)
     first = client.get(
         "/ui/api/runs", params={"max_results": 1, "order_by": "metrics.roc_auc DESC"}
     ).json()
@@ -145,10 +146,12 @@ def test_one_run_by_prefix_and_unknown_runs(client: TestClient) -> None:
 
 
 def test_models_versions_aliases_and_lineage(client: TestClient) -> None:
-    assert [m["name"] for m in client.get("/ui/api/models").json()] == ["fraud"]
+    assert "fraud" in [m["name"] for m in client.get("/ui/api/models").json()]
     model = client.get("/ui/api/models/fraud").json()
-    assert [v["version"] for v in model["versions"]] == [2, 1]
-    assert {e["alias"] for e in model["history"]} == {"champion", "challenger"}
+    numbers = [v["version"] for v in model["versions"]]
+    assert numbers == sorted(numbers, reverse=True)
+    assert numbers[0] == model["model"]["latest_version"] == model["model"]["aliases"]["challenger"]
+    assert {e["alias"] for e in model["history"]} >= {"champion", "challenger"}
     assert all(v["run"]["metrics"] for v in model["versions"])
     version = client.get("/ui/api/models/fraud/versions/1").json()
     assert version["version"]["signature"]["inputs"]["columns"]
@@ -165,9 +168,11 @@ def test_deployments_without_a_server_show_the_spec_and_no_live_metrics(
 ) -> None:
     listed = client.get("/ui/api/deployments").json()
     assert listed["live"] is False
-    assert listed["deployments"][0]["traffic"] == [{"target": "champion", "weight": 1.0}]
+    fraud = next(d for d in listed["deployments"] if d["name"] == "fraud")
+    assert {"target": "champion", "weight": 1.0} in fraud["traffic"]
     one = client.get("/ui/api/deployments/fraud").json()
-    assert one["targets"][0]["version"] == 1
+    champion = next(t for t in one["targets"] if t["target"] == "champion")
+    assert champion["version"] >= 1 and champion["error"] is None
     assert client.get("/ui/api/deployments/fraud/live").json() == {"available": False}
     error(client.get("/ui/api/deployments/nope"), 404)
     error(client.get("/ui/api/deployments/fraud", params={"stale_after_s": "-1"}), 422)

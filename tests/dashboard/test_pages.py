@@ -57,9 +57,9 @@ def ids(quickstart_path: Path) -> dict[str, str]:
 
 PAGES = [
     # name, fragment, text that shows it rendered, charts it draws at least
-    ("runs", "/runs", "Comparison of 2 runs", 4),
+    ("runs", "/runs", "Comparison of", 4),
     ("run", "/runs/{boosted}", "registered as", 2),
-    ("models", "/models", "champion → v1", 0),
+    ("models", "/models", "champion → v", 0),
     ("model", "/models/fraud", "Lineage of models:/fraud/1", 3),
     ("deployments", "/deployments", "servers ready", 0),
     ("data", "/data", "Feature views", 0),
@@ -87,11 +87,12 @@ def test_search_filters_runs_and_a_bad_filter_says_why(tab: Tab) -> None:
     tab.open("/runs")
     rows = tab.page.locator(".runs-table tbody tr")
     rows.first.wait_for()
-    assert rows.count() == 2
+    before = rows.count()
+    assert before >= 2
     tab.page.fill("input[name=filter]", "params.model = 'logistic_regression'")
     tab.page.click("button[type=submit]")
-    wait_until(lambda: rows.count() == 1)
-    assert "logistic_regression" in rows.first.inner_text()
+    wait_until(lambda: 0 < rows.count() < before)
+    assert all("logistic_regression" in row for row in rows.all_inner_texts())
     assert "filter=params.model" in tab.page.url  # the search is in the address, to share
     tab.page.fill("input[name=filter]", "metrics.roc_auc >")
     tab.page.click("button[type=submit]")
@@ -187,7 +188,7 @@ def test_the_page_asks_for_an_admin_key_when_auth_is_on(
             tab.screenshot("api-key-form")
             tab.page.fill("input[name=api-key]", admin)
             tab.page.click("form.keyform button")
-            tab.page.get_by_text("champion → v1").wait_for()
+            tab.page.get_by_text("champion → v").first.wait_for()
             assert tab.page.locator("#key-button").is_visible()  # to forget the key
             assert all(" 401 " in e or " 403 " in e for e in tab.errors), tab.errors
             tab.close()
