@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -28,13 +29,14 @@ def client(workspace: Workspace) -> TestClient:
     return TestClient(create_dashboard(workspace))
 
 
-def error(response: object, status: int, code: str | None = None) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()["error"]  # type: ignore[attr-defined]
+def error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """The JSON error body of ``response``, after checking its status (and code)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
     assert set(body) == {"code", "message", "details"}
     if code is not None:
         assert body["code"] == code
-    return dict(body)
+    return body
 
 
 def test_the_package_exports_resolve() -> None:
@@ -93,7 +95,7 @@ def test_a_bad_filter_is_a_422_that_says_where(client: TestClient) -> None:
         client.get("/ui/api/runs", params={"filter": "metrics.auc >"}), 422, "filter_syntax_error"
     )
     assert "invalid filter at position 13" in str(body["message"])
-    assert body["details"]["position"] == 13  # type: ignore[index]
+    assert body["details"]["position"] == 13
 
 
 @pytest.mark.parametrize(
