@@ -230,3 +230,29 @@ def logged(root: Path, prediction_id: str, timeout_s: float = 20.0) -> list[dict
                 return rows
         time.sleep(0.2)
     raise AssertionError(f"prediction {prediction_id} not in the log after {timeout_s} s")
+
+
+# -- feedback -------------------------------------------------------------------------------
+
+
+def test_feedback_over_http(server: Server) -> None:
+    body = {"columns": {"user_id": [1, 1], "amount": [10.0, 20.0]}}
+    answer = httpx.post(f"{server.url}/v1/deployments/fraud/predict", json=body, timeout=10)
+    first, second = answer.json()["prediction_ids"]
+    url = f"{server.url}/v1/feedback"
+
+    created = httpx.post(url, json={"prediction_id": first, "label": 31.5}, timeout=10)
+    again = httpx.post(url, json={"prediction_id": first, "label": 31.5}, timeout=10)
+    conflict = httpx.post(url, json={"prediction_id": first, "label": 2.0}, timeout=10)
+    wrong = httpx.post(url, json={"prediction_id": second, "label": "high"}, timeout=10)
+    unknown = httpx.post(url, json={"prediction_id": first[:-1] + "9", "label": 1.0}, timeout=10)
+    malformed = httpx.post(url, json={"label": 1.0}, timeout=10)
+    batch = httpx.post(url, json={"feedback": [{"prediction_id": second, "label": 3}]}, timeout=10)
+
+    assert (created.status_code, created.json()["status"]) == (201, "created"), created.text
+    assert (again.status_code, again.json()["status"]) == (200, "unchanged")
+    assert conflict.status_code == 409 and "already has the label 31.5" in conflict.text
+    assert wrong.status_code == 422 and "must be a number" in wrong.text
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    assert malformed.status_code == 422
+    assert (batch.status_code, batch.json()["created"]) == (201, 1)
