@@ -51,7 +51,7 @@ def test_a_worker_runs_jobs_and_records_results_retries_and_failures(
 
     outcomes = Worker(ws.jobs, ws, concurrency=3).run(drain=True)
 
-    assert outcomes == {"SUCCEEDED": 2, "QUEUED": 3, "DEAD": 1, "FAILED": 2}
+    assert outcomes == {"SUCCEEDED": 2, "RETRYING": 3, "DEAD": 1, "FAILED": 2}
     odd_error = ws.jobs.get(odd.id).error or {}
     assert "returned a result that is not a JSON object" in odd_error["message"]
     assert ws.jobs.get(ok.id).result == {"n": 7}

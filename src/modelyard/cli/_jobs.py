@@ -36,6 +36,7 @@ _STYLE = {
     "DEAD": "red",
     "CANCELLED": "yellow",
     "RELEASED": "yellow",
+    "RETRYING": "yellow",
     "LOST": "yellow",
 }
 

@@ -36,6 +36,7 @@ __all__ = ["Worker", "WorkerObserver"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RETRYING = "RETRYING"  # failed; queued again after a backoff
 RELEASED = "RELEASED"  # given back unfinished by a stopping worker
 LOST = "LOST"  # the lease went to another worker; nothing was recorded
 _MAX_PAUSE_S = 2.0  # the longest pause between tries to reach an unreachable database
@@ -193,9 +194,10 @@ class Worker:
         finally:
             with self._lock:
                 still_ours = self._active.pop(job.id, None) is not None
+                if still_ours:  # not given back by a hurried shutdown meanwhile
+                    self.outcomes[str(outcome)] += 1
             self._wake.set()
-            if still_ours:  # not given back by a hurried shutdown meanwhile
-                self.outcomes[str(outcome)] += 1
+            if still_ours:
                 self.observer.job_ended(job, str(outcome))
 
     def _failed(self, job: Job, ctx: JobContext, exc: BaseException) -> str:
@@ -206,7 +208,9 @@ class Worker:
         if not isinstance(exc, ModelyardError):  # the traceback is kept with the job
             log.debug("job %s (%s) raised", job.id, job.kind, exc_info=exc)
         after = self._write(self.queue.fail, job, exc)
-        return LOST if after is None else str(after.status)
+        if after is None:
+            return LOST
+        return RETRYING if after.status == JobStatus.QUEUED else str(after.status)
 
     def _write(self, action: Callable[..., T], *args: Any) -> T | None:
         """``action(*args)``, retried while the database is unreachable (not past the
@@ -263,5 +267,6 @@ class Worker:
         for entry in stuck:  # handlers that ignore cancellation: give their jobs back
             released = self._write(self.queue.release, entry.job)
             outcome = RELEASED if released else LOST
-            self.outcomes[outcome] += 1
+            with self._lock:
+                self.outcomes[outcome] += 1
             self.observer.job_ended(entry.job, outcome)
