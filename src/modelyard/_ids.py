@@ -69,13 +69,14 @@ def new_id() -> str:
 _V7_SET = (0x8000 << 48) | (7 << 76)  # UUIDv7's variant and version bits
 
 
-def time_id() -> str:
+def time_id(ms: int | None = None) -> str:
     """A time-ordered 32-hex-digit id (UUIDv7's layout): the first 12 digits are the
-    milliseconds since the epoch, the rest random. Prediction ids are made of these, so
-    that an id tells the day its prediction was logged and ids sort by time (Parquet
-    row-group statistics then prune a lookup by id)."""
+    milliseconds since the epoch (``ms``, default now), the rest random. Prediction ids
+    are made of these, so that an id tells the day its prediction was logged and ids sort
+    by time (Parquet row-group statistics then prune a lookup by id)."""
     random = int.from_bytes(os.urandom(10), "big")
-    bits = (time.time_ns() // 1_000_000) << 80 | random & ~_UUID4_CLEAR | _V7_SET
+    stamp = time.time_ns() // 1_000_000 if ms is None else ms
+    bits = stamp << 80 | random & ~_UUID4_CLEAR | _V7_SET
     return f"{bits:032x}"
 
 

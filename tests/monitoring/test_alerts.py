@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,9 +18,10 @@ from monitorkit import classifier, deploy, predict
 
 
 class Hook:
-    """A webhook receiver on 127.0.0.1 that fails its first ``failures`` calls."""
+    """A webhook receiver on 127.0.0.1 (``port`` 0: any free one) that fails its first
+    ``failures`` calls."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, port: int = 0) -> None:
         self.received: list[dict[str, Any]] = []
         self.failures = failures
         hook = self
@@ -38,7 +40,7 @@ class Hook:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -148,3 +150,32 @@ def test_rules_are_unique_by_name_and_need_a_deployment(workspace: Workspace) ->
         workspace.monitoring.alerts.delete_rule("nope")
     with pytest.raises(AlertNotFoundError):
         workspace.monitoring.alerts.get("ffff")
+
+
+def test_a_receiver_down_for_a_while_still_hears_of_the_alert(workspace: Workspace) -> None:
+    port = free_port()
+    deploy(workspace, classifier())
+    workspace.monitoring.add_rule(rule(webhook=f"http://127.0.0.1:{port}/hook", min_samples=1))
+    labelled(workspace, [1.0], [0])
+    (fired,) = workspace.monitoring.evaluate_alerts()  # the receiver is down
+    assert fired.delivery is not None and fired.delivery["status"] == "failed"
+
+    receiver = Hook(port=port)  # up again
+    try:
+        assert workspace.monitoring.evaluate_alerts() == []  # nothing new fires ...
+        delivered = workspace.monitoring.alerts.get(fired.id)
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+    assert delivered.delivery is not None  # ... but the missed delivery is made
+    assert delivered.delivery["status"] == "delivered"
+    assert [h["status"] for h in delivered.delivery["history"]] == ["failed", "delivered"]
+    assert [m["event"] for m in receiver.received] == ["fired"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error
 
 from modelyard import Workspace
+from modelyard._ids import now_ms, time_id
 from modelyard.errors import DeploymentNotFoundError, ValidationError
 from modelyard.monitoring import PREDICTION
+from modelyard.serving import InputBatch
+from modelyard.serving._predlog import LogEntry, PredictionLog, encode_record
 from monitorkit import classifier, deploy, predict, regressor
 
 XS = [-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0] * 5  # 40 rows: 20 of each class
@@ -97,3 +102,33 @@ def test_drift_of_logged_inputs_against_the_stored_reference(workspace: Workspac
     assert same.drifted_columns == ()
     assert set(shifted.drifted_columns) == {"x", PREDICTION}
     assert shifted.current_rows == 2500
+
+
+def test_labels_for_predictions_made_days_ago_join_in_their_window(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    deploy(workspace, classifier())
+    days_ago = now_ms() - 3 * 86_400_000
+    root = workspace.settings.resolved_predictions_dir()
+    log = PredictionLog(root, "old-server", segment_rows=1000, segment_seconds=60)
+    log.start()
+    request = time_id(days_ago)
+    xs = np.array([-2.0, -1.0, 1.0, 2.0, 3.0])
+    outputs = (xs > 0).astype(np.int64)
+    ids = [f"{request}-{i}" for i in range(len(xs))]
+    entry = LogEntry(
+        request_id=request, ids=ids, timestamp_ms=days_ago, deployment="m", model="m",
+        version=1, target="champion", shadow=False, latency_ms=1.0, server_id="old-server",
+        batch=InputBatch(n_rows=5, columns={"x": xs}), outputs=outputs,
+    )  # fmt: skip
+    log.append(encode_record(entry), 5)
+    log.stop()  # rolled into the partition of three days ago
+    truth = [0, 1, 1, 1, 0]  # the labels arrive now, three days late
+
+    workspace.monitoring.feedback.add_many(ids, truth)
+    week = workspace.monitoring.performance("m", window="7d")
+    today = workspace.monitoring.performance("m", window="1d")
+
+    assert week[-1].samples == 5
+    assert week[-1].metrics["accuracy"].value == pytest.approx(accuracy_score(truth, outputs))
+    assert today == []

@@ -7,7 +7,9 @@ When the condition holds and the rule has no open alert, an alert *fires*, once,
 evidence (value, samples, window, details), and its webhook gets an HTTP POST (retried
 with backoff; the outcome is stored with the alert). While the condition keeps holding
 nothing new fires; an open alert can be acknowledged; when the condition clears, the alert
-resolves itself (and the webhook hears that too).
+resolves itself (and the webhook hears that too). A delivery that failed every retry is
+tried again at the next evaluations (for a day), so a receiver that was down for a while
+still hears of it.
 
 Metrics: ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc``, ``log_loss``,
 ``mae``, ``rmse``, ``r2`` (from labels); ``latency_p50_ms``, ``latency_p95_ms``,
@@ -58,6 +60,7 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_REDELIVERIES = 20  # evaluations that retry a failed webhook delivery
 
 
 class AlertStatus(enum.StrEnum):
@@ -295,14 +298,35 @@ class AlertStore:
     def evaluate(self, measure: Callable[[AlertRule], Measurement]) -> builtins.list[Alert]:
         """Run every enabled rule once; the alerts that fired or resolved now."""
         changed: list[Alert] = []
-        for rule in self.rules():
+        rules = self.rules()
+        for rule in rules:
             if not rule.enabled:
                 continue
             measurement = measure(rule)
             alert = self._apply(rule, measurement)
             if alert is not None:
                 changed.append(alert)
+        self._redeliver({r.name: r for r in rules}, {a.id for a in changed})
         return changed
+
+    def _redeliver(self, rules: dict[str, AlertRule], just_sent: set[str]) -> None:
+        """Deliver again what a webhook missed (it was down) in the last day, at most
+        :data:`_REDELIVERIES` evaluations, so a receiver down for a while still hears."""
+        since = now_ms() - 86_400_000
+        with self.db.read() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.fired_at >= since)).all()
+        for row in rows:
+            alert = _alert(row)
+            rule = rules.get(alert.rule)
+            delivery = alert.delivery or {}
+            if (
+                alert.id in just_sent
+                or rule is None
+                or delivery.get("status") != "failed"
+                or len(delivery.get("history", [])) >= _REDELIVERIES
+            ):
+                continue
+            self._deliver(alert, rule, str(delivery.get("event", "fired")))
 
     def _open(self, rule: str) -> Alert | None:
         with self.db.read() as conn:
