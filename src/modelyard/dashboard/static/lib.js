@@ -273,8 +273,9 @@ export function disposeCharts() {
 export const PALETTE = ["#3b6fd8", "#e07b39", "#2a9d8f", "#c8553d", "#8e6cc2", "#5b8c2a", "#d4a017", "#4a9bc9", "#b5487f", "#6b7a8f"];
 
 /** Lines over steps (or time): ``series`` = [{name, x: [], y: []}]. */
-export function lineOption({ series, xName = "step", yName = "", time = false, percent = false, legend = true, xMin, xMax }) {
+export function lineOption({ series, xName = "step", yName = "", time = false, percent = false, legend = true, xMin, xMax, animation = true }) {
   return {
+    animation,
     color: PALETTE,
     tooltip: { trigger: "axis", valueFormatter: (v) => (percent ? fmtPct(v) : fmtNum(v)) },
     legend: legend ? { type: "scroll", top: 0, textStyle: { fontSize: 11 } } : undefined,
@@ -288,6 +289,8 @@ export function lineOption({ series, xName = "step", yName = "", time = false, p
       minInterval: time ? undefined : 1,
       min: xMin,
       max: xMax,
+      splitNumber: time ? 4 : undefined,
+      axisLabel: { hideOverlap: true },
     },
     yAxis: {
       type: "value",

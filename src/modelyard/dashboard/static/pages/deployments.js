@@ -186,9 +186,10 @@ function drawLive(live, stats, boxes) {
   );
   const time = s.t;
   // the last ten minutes at most, and at least one (a lone point would span days)
-  const xMax = time.at(-1) ?? Date.now();
-  const xMin = Math.max(time[0] ?? xMax, xMax - 600_000);
-  const span = { time: true, xMin: Math.min(xMin, xMax - 60_000), xMax };
+  const last = time.at(-1) ?? Date.now();
+  const first = Math.min(Math.max(time[0] ?? last, last - 600_000), last - 60_000);
+  // redrawn every poll: without animation, or the points would grow in again each time
+  const span = { time: true, xMin: first, xMax: last + (last - first) / 20, animation: false };
   chart(boxes.rate, lineOption({ ...span, legend: false, series: [{ name: "req/s", x: time, y: s.rate }] }));
   chart(boxes.latency, lineOption({
     ...span,
@@ -204,11 +205,11 @@ function drawLive(live, stats, boxes) {
   }));
   chart(boxes.cache, lineOption({ ...span, percent: true, legend: false, series: [{ name: "hit ratio", x: time, y: s.cache_hit_ratio }] }));
   const bounds = live.batch_sizes.bounds;
-  chart(boxes.batch, barOption({
+  chart(boxes.batch, { animation: false, ...barOption({
     labels: bounds.map((b, i) => (b === null ? `>${bounds[i - 1] ?? 0}` : `≤${b}`)),
     series: [{ name: "predict calls", values: live.batch_sizes.counts }],
     yName: "calls",
-  }));
+  }) });
 }
 
 function stat(value, label) {
