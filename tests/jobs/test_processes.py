@@ -1,5 +1,6 @@
-"""Worker processes (``modelyard worker``): killed mid-job, draining together, and riding
-out a PostgreSQL restart."""
+"""Worker processes: killed mid-job, draining together, riding out a PostgreSQL restart
+(forked from a server that imported modelyard once), and ``modelyard worker`` stopped by
+signals."""
 
 from __future__ import annotations
 
@@ -27,21 +28,17 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def finish(proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    _, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, err
-
-
 def test_a_job_of_a_killed_worker_is_leased_again_and_finished_once(
-    ws: Workspace, ws_dir: Path, tmp_path: Path, workers: Spawn
+    ws: Workspace, ws_dir: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
     job = ws.jobs.enqueue("record", {"file": str(log), "sleep": 60, "sleep_attempts": 1})
-    proc = workers(ws_dir, "--no-schedules")
+    (proc,) = start_drains(ws_dir, count=1, concurrency=1)
     wait_for(lambda: ["start", job.id, "1"] in lines(log))
 
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.kill()  # SIGKILL
+    proc.join(10)
+    assert proc.exitcode == -signal.SIGKILL
     assert ws.jobs.get(job.id).status == JobStatus.RUNNING
     Worker(ws.jobs, ws).run(drain=True)  # takes the job over once the 1 s lease is gone
 
