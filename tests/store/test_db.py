@@ -123,7 +123,7 @@ def test_upgrading_from_0001_keeps_the_rows(db_url: str) -> None:
                 )
             )
         upgrade(db)
-        assert current_revision(db) == HEAD == "0006"
+        assert current_revision(db) == HEAD == "0007"
         with db.write() as conn:
             assert conn.execute(select(experiments.c.name)).scalars().all() == ["kept"]
             assert conn.execute(select(registered_models.c.name)).scalars().all() == ["fraud"]

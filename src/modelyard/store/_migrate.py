@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "current_revision", "ensure_schema", "upgrade"]
 
-HEAD = "0006"
+HEAD = "0007"
 _LOCK_KEY = 0x6D6F64656C  # "model": the advisory lock id on PostgreSQL
 _SCRIPTS = Path(__file__).with_name("migrations")
 

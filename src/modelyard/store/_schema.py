@@ -31,8 +31,10 @@ __all__ = [
     "alerts",
     "alias_events",
     "api_keys",
+    "canaries",
     "dataset_versions",
     "datasets",
+    "decisions",
     "deployment_status",
     "deployments",
     "drift_references",
@@ -485,4 +487,44 @@ alerts = Table(
     Column("delivery", JSON),  # the webhook attempts: status, tries, last error
     Index(None, "rule", "status"),
     Index(None, "fired_at"),
+)
+
+# -- automation: the audit log of automated decisions, and canaries -----------------------
+
+decisions = Table(  # every automated decision with its evidence (modelyard models history)
+    "decisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(255), nullable=False),
+    Column("deployment", String(64)),
+    Column("kind", String(32), nullable=False),  # a modelyard.automation.DecisionKind value
+    Column("outcome", String(32), nullable=False),
+    Column("version", Integer),  # the candidate (challenger) version decided about
+    Column("baseline_version", Integer),  # the champion it was held against
+    Column("summary", Text, nullable=False),  # one line, for listings
+    Column("evidence", JSON, nullable=False),
+    Column("actor", String(255)),
+    Column("job_id", String(32)),  # the job that decided, if a job did
+    Column("at", Millis, nullable=False),
+    Index(None, "model", "at"),
+    Index(None, "deployment", "at"),
+    Index(None, "job_id"),
+)
+
+canaries = Table(  # a challenger serving a share of a deployment's traffic, then decided
+    "canaries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("deployment", String(64), nullable=False),
+    Column("active", String(64), unique=True),  # the deployment while running, else NULL
+    Column("model", String(255), nullable=False),
+    Column("champion_version", Integer, nullable=False),
+    Column("challenger_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # a modelyard.automation.CanaryStatus value
+    Column("config", JSON, nullable=False),  # share, predictions, duration, thresholds
+    Column("previous_traffic", JSON, nullable=False),  # the routes before the canary
+    Column("started_at", Millis, nullable=False),
+    Column("ended_at", Millis),
+    Column("evidence", JSON),  # the live comparison that decided it
+    Index(None, "deployment", "started_at"),
 )
