@@ -318,6 +318,12 @@ function runLabel(run) {
   return `${run.name} · ${run.id.slice(0, 6)}`;
 }
 
+/** ``name@<id>`` with the id cut to ``n`` hex digits (12, as the CLI shows it). */
+function shortRef(ref, n = 12) {
+  const [name, version] = ref.split("@");
+  return version ? `${name}@${version.slice(0, n)}` : name;
+}
+
 function datasetHref(ref) {
   const [name, version] = ref.split("@");
   return `#/data/datasets/${encodeURIComponent(name)}/${encodeURIComponent((version || "latest").slice(0, 12))}`;
@@ -331,7 +337,7 @@ function lineageLinks(run) {
   return h(
     "div", { class: "chips" },
     models.map((m) => link(`#/models/${encodeURIComponent(m.name)}/${m.version}`, `◆ ${m.name} v${m.version}`, { title: "registered from this run" })),
-    shown.map((i) => link(datasetHref(i.ref), `⛁ ${i.ref.split("@")[0]}@${(i.ref.split("@")[1] || "").slice(0, 8)}`, { title: `read ${i.ref} (${i.role})` })),
+    shown.map((i) => link(datasetHref(i.ref), `⛁ ${shortRef(i.ref, 8)}`, { title: `read ${i.ref} (${i.role})` })),
     datasets.length > shown.length ? link(`#/runs/${run.id}`, `+${datasets.length - shown.length} more`, { class: "muted" }) : null,
   );
 }
@@ -346,7 +352,7 @@ async function renderRun(root, id) {
     h("div", { class: "page-head" }, h("h1", {}, run.name), pill(run.status), h("span", { class: "sub mono" }, run.id)),
   );
   const inputs = run.inputs.map((i) =>
-    h("li", {}, i.kind === "dataset_version" ? link(datasetHref(i.ref), i.ref) : code(`${i.kind}:${i.ref}`), h("span", { class: "muted" }, ` (${i.role})`)),
+    h("li", {}, i.kind === "dataset_version" ? link(datasetHref(i.ref), shortRef(i.ref), { title: i.ref }) : code(`${i.kind}:${i.ref}`), h("span", { class: "muted" }, ` (${i.role})`)),
   );
   root.append(
     h(
