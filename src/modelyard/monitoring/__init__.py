@@ -30,6 +30,7 @@ from modelyard.monitoring._profile import (
     build_profile,
     profile_dataset,
 )
+from modelyard.monitoring._report import build_report
 from modelyard.monitoring._results import ColumnDrift, DatasetDrift, Histogram
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "PredictionLogReader",
     "ReferenceProfile",
     "build_profile",
+    "build_report",
     "check_label",
     "column_drift",
     "default_method",
