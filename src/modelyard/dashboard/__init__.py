@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from modelyard.dashboard._app import PREFIX, DashboardMount, create_dashboard
+from modelyard.dashboard._report_html import write_report
 from modelyard.dashboard._serve import dashboard_url, serve_dashboard
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "create_dashboard",
     "dashboard_url",
     "serve_dashboard",
+    "write_report",
 ]
