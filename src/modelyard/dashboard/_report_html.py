@@ -40,6 +40,7 @@ _ECHARTS = Path(__file__).parent / "static" / "vendor" / "echarts.min.js"
 _EXPORTS = re.compile(r"export\s*\{([^{}]*)\}\s*;?")
 _RED, _BLUE, _GREY, _INK = "#cf222e", "#3b6fd8", "#9aa4b2", "#1f2328"
 _PALETTE = ("#3b6fd8", "#e07b39", "#2a9d8f", "#8e6cc2", "#5b8c2a", "#d4a017", "#b5487f")
+_AT_MOST_ONE = ("accuracy", "precision", "recall", "f1", "roc_auc")
 _P_CAP = 10.0  # -log10 p-values are drawn up to this (p < 1e-10 all look alike)
 
 
@@ -421,7 +422,7 @@ def _metric_option(
         "legend": {"data": [s["name"] for s in series if s["type"] == "line"], "top": 0},
         "grid": {"left": 8, "right": 16, "top": 34, "bottom": 8, "containLabel": True},
         "xAxis": {"type": "category", "data": _labels(starts, bucket_ms), "boundaryGap": False},
-        "yAxis": {"type": "value", "scale": True},
+        "yAxis": {"type": "value", "scale": True, "max": 1 if name in _AT_MOST_ONE else None},
         "series": series,
     }
 
@@ -710,7 +711,8 @@ h4 { font-size: 13px; margin: 0 0 6px; font-weight: 600; }
 .card .sub { font-size: 12px; }
 .card.bad { border-color: #ffb3ad; background: #fff5f4; }
 .card.bad .value { color: var(--bad); }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px;
+  align-items: start; }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px;
   min-width: 0; }
 .panel.drifted { border: 1px solid #ffb3ad; border-left: 4px solid var(--bad);
