@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from modelyard.cli import (  # noqa: F401  (register commands)
+    _automation,
     _data,
     _deployments,
     _export,
