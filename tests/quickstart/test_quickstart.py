@@ -6,7 +6,6 @@ import hashlib
 import io
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 
@@ -53,8 +52,11 @@ def test_the_deployment_serves_features_from_the_online_store_without_skew(
 
     assert result.skew.compared > 0
     assert result.skew.mismatches == []
-    assert len(result.scored.prediction_ids) == 200
-    assert np.all((result.scored.outputs >= 0) & (result.scored.outputs <= 1))
+    watched = result.monitoring  # later, shifted days replayed through the deployment
+    assert watched.predictions == watched.labels == 1_000
+    assert "log_amount" in watched.drifted_columns
+    assert sorted(a.rule for a in watched.alerts) == ["fraud-f1-drop", "fraud-input-drift"]
+    assert watched.report.is_file()
     with Workspace.open(result.workspace) as ws:  # a broken online value is caught
         row = ws.datasets.read("user_stats").slice(0, 1).to_pylist()[0]
         row |= {"user_txn_count_1h": 999_999, "event_timestamp": pd.Timestamp.now(tz="UTC")}

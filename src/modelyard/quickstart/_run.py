@@ -23,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sklearn.compose import ColumnTransformer
@@ -43,14 +42,20 @@ from modelyard.quickstart._data import LABEL, generate_transactions, time_split
 from modelyard.quickstart._features import (
     FEATURE_PIPELINE,
     MODEL_INPUTS,
-    REQUEST_FIELDS,
     SERVICE,
     entity_rows,
     write_feature_modules,
 )
+from modelyard.quickstart._monitoring import (
+    MonitoringResult,
+    add_rules,
+    later_days,
+    replay,
+    score_through,
+    set_reference,
+)
 from modelyard.quickstart._pipeline import PIPELINE, write_pipeline, write_sources
 from modelyard.registry import ModelVersion
-from modelyard.serving import InputBatch, PredictionResult
 from modelyard.tracking import ActiveRun, InputKind
 
 __all__ = ["DEPLOYMENT", "EXPERIMENT", "MODEL_NAME", "QuickstartResult", "run_quickstart"]
@@ -60,7 +65,7 @@ MODEL_NAME = "fraud"
 DEPLOYMENT = "fraud"
 DAYS = 60
 _CODES = ["merchant_category_code", "channel_code"]
-_NEW_TRANSACTIONS = 200
+_REPLAY_DAYS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,7 @@ class QuickstartResult:
     scores: dict[str, float]
     champion: ModelVersion
     skew: SkewReport
-    scored: PredictionResult
+    monitoring: MonitoringResult
     seconds: float
 
 
@@ -195,6 +200,8 @@ def run_quickstart(
         step = progress.add_task(f"registering {best}", total=None)
         champion = _register(workspace, best, models[best], run_ids[best], holdout, scores)
         _deploy(workspace)
+        holdout_f1 = set_reference(workspace, champion, models[best], holdout)
+        add_rules(workspace, DEPLOYMENT, holdout_f1)
         progress.update(
             step,
             description=f"registered {champion.uri} as champion, deployment {DEPLOYMENT!r} "
@@ -203,17 +210,30 @@ def run_quickstart(
             completed=1,
         )
 
-        step = progress.add_task("skew check and live scoring", total=None)
+        step = progress.add_task("skew check", total=None)
         skew = workspace.features.skew(SERVICE, sample=500, seed=seed)
-        new = generate_transactions(
-            _NEW_TRANSACTIONS, seed=seed + 1, start=start + dt.timedelta(days=DAYS), days=1
-        )
-        scored = asyncio.run(_score(workspace, new))
-        flagged = int((scored.outputs >= 0.5).sum())
         progress.update(
             step,
-            description=f"skew: {len(skew.mismatches)} mismatches in {skew.compared:,} values; "
-            f"scored {len(new):,} new transactions ({flagged} flagged)",
+            description=f"skew: {len(skew.mismatches)} mismatches in {skew.compared:,} "
+            "offline and online values",
+            total=1,
+            completed=1,
+        )
+
+        days = _REPLAY_DAYS
+        later = later_days(
+            start + dt.timedelta(days=DAYS), max(1_000, rows * days // DAYS), seed + 1
+        )
+        step = progress.add_task(
+            f"replaying {days} later days ({later.num_rows:,} transactions)", total=None
+        )
+        ids = asyncio.run(score_through(workspace, DEPLOYMENT, later))
+        progress.update(step, description="labels arriving; evaluating alert rules")
+        watched = replay(workspace, DEPLOYMENT, later, ids)
+        progress.update(
+            step,
+            description=f"replayed {watched.predictions:,} predictions of {days} later days, "
+            f"{watched.labels:,} labels: {len(watched.alerts)} alerts fired",
             total=1,
             completed=1,
         )
@@ -224,7 +244,7 @@ def run_quickstart(
         scores,
         champion,
         skew,
-        scored,
+        watched,
         time.perf_counter() - started,
     )
     _summary(console, result)
@@ -281,31 +301,6 @@ def _deploy(workspace: Workspace) -> None:
         workspace.deployments.create(spec)
     else:
         workspace.deployments.update(DEPLOYMENT, feature_service=SERVICE)
-
-
-async def _score(workspace: Workspace, transactions: pa.Table) -> PredictionResult:
-    """New transactions through the deployment, as a server runs it (in this process):
-    the request carries keys and the transaction; features come from the online store."""
-    from modelyard.serving._runtime import ServingState
-
-    stamp = transactions.column("event_timestamp")
-    columns = {
-        "user_id": transactions.column("user_id").to_numpy(),
-        "merchant_id": transactions.column("merchant_id").to_numpy(),
-        "hour": pc.hour(stamp).cast(pa.int64()).to_numpy(),
-        **{
-            name: transactions.column(name).to_numpy(zero_copy_only=False)
-            for name in REQUEST_FIELDS
-            if name != "hour"
-        },
-    }
-    state = ServingState(workspace)
-    await state.start()
-    try:
-        batch = InputBatch(n_rows=transactions.num_rows, columns=columns)
-        return await state.deployment(DEPLOYMENT).predict(batch)
-    finally:
-        await state.stop()
 
 
 def _evaluate(run: ActiveRun, model: Any, holdout: pd.DataFrame) -> float:
@@ -378,12 +373,24 @@ def _summary(console: Console, result: QuickstartResult) -> None:
         f"{len(skew.mismatches)} mismatches in {skew.compared:,} values of {skew.entities} "
         f"entities"
     )
-    scored = result.scored
+    watched = result.monitoring
+    f1 = watched.performance.metrics.get("f1") if watched.performance else None
     console.print(
-        f"[bold]deployment:[/] {DEPLOYMENT!r} scored {len(scored.prediction_ids)} new "
-        f"transactions with version {scored.version} "
-        f"({int((scored.outputs >= 0.5).sum())} flagged as fraud)"
+        f"[bold]monitoring:[/] {watched.predictions:,} predictions of {_REPLAY_DAYS} later, "
+        f"shifted days through {DEPLOYMENT!r}; {watched.labels:,} labels came back; "
+        f"F1 {f1.value:.3f}"
+        if f1
+        else "[bold]monitoring:[/] no labelled predictions"
     )
+    console.print(f"  drifted inputs: {', '.join(watched.drifted_columns) or 'none'}")
+    for alert in watched.alerts:
+        console.print(
+            f"  [red]alert[/] {alert.rule}: {alert.evidence.get('condition')}, value "
+            f"{alert.value:.3g}"
+            if alert.value is not None
+            else f"  alert {alert.rule}"
+        )
+    console.print(f"  report: {watched.report}")
     console.print(f"done in {result.seconds:.1f}s. Look around:")
     for command in (
         f"modelyard -w {ws} data show {result.dataset.dataset}@latest",
@@ -394,6 +401,9 @@ def _summary(console: Console, result: QuickstartResult) -> None:
         f"modelyard -w {ws} models load-check models:/{MODEL_NAME}@champion",
         f"modelyard -w {ws} features show {SERVICE}",
         f"modelyard -w {ws} features skew {SERVICE}",
+        f"modelyard -w {ws} alerts list",
+        f"modelyard -w {ws} monitor performance {DEPLOYMENT} --window 1d",
+        f"modelyard -w {ws} monitor drift {DEPLOYMENT} --window 1d",
         f"modelyard -w {ws} serve   # then:",
         f"curl -s localhost:8000/v1/deployments/{DEPLOYMENT}/predict -d "
         '\'{"records": [{"user_id": 7, "merchant_id": 3, "amount": 950.0, '
