@@ -141,6 +141,10 @@ class JobSettings(BaseModel):
     schedule_check_s: float = Field(
         default=5.0, gt=0, description="How often a worker looks for schedule ticks."
     )
+    alerts_every: str = Field(
+        default="1m",
+        description="Workers evaluate the alert rules at this interval or cron ('' = never).",
+    )
     kind_modules: tuple[str, ...] = Field(
         default=(),
         description="More job kinds: module names, or .py files relative to the workspace.",

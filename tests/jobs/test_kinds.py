@@ -187,3 +187,26 @@ def test_a_schedule_tick_is_enqueued_once_however_many_workers_look(ws: Workspac
             "scheduled_for": "2030-01-01T10:30:00.000+00:00",
         }
     ]
+
+
+def test_the_alert_rules_are_evaluated_on_a_schedule_by_a_job(sqlite_ws: Workspace) -> None:
+    from modelyard.monitoring import AlertRule
+    from monitorkit import classifier, deploy, predict
+
+    ws = sqlite_ws
+    deploy(ws, classifier())
+    predict(ws, "m", [1.0, 2.0])
+    ws.monitoring.add_rule(
+        AlertRule("traffic", "m", "throughput_rps", ">=", 0.0, window_s=3600, min_samples=1)
+    )
+    start = round(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    schedules = {"kind:evaluate_alerts": "1m"}
+    assert enqueue_due(ws.jobs, schedules, start) == []  # starts counting
+    (job,) = enqueue_due(ws.jobs, schedules, start + 61_000)
+
+    Worker(ws.jobs, ws).run(drain=True)
+
+    done = ws.jobs.get(job.id)
+    assert (done.kind, done.status) == ("evaluate_alerts", JobStatus.SUCCEEDED)
+    assert (done.result or {})["changed"][0]["rule"] == "traffic"
+    assert [a.rule for a in ws.monitoring.alerts.list(status="open")] == ["traffic"]

@@ -18,6 +18,7 @@ from rich.table import Table
 from modelyard.cli._app import app, open_workspace
 from modelyard.cli._output import console, emit_json, fmt_duration, fmt_time, stderr
 from modelyard.errors import ValidationError
+from modelyard.jobs._schedules import KIND
 
 if TYPE_CHECKING:
     from modelyard._workspace import Workspace
@@ -83,7 +84,12 @@ def worker(
 
 
 def _pipeline_schedules(ws: Workspace) -> Mapping[str, str]:
-    return {n: p.schedule for n, p in ws.pipelines.definitions().items() if p.schedule}
+    """The scheduled pipelines, and the alert rules' evaluation (``[jobs] alerts_every``)."""
+    found = {n: p.schedule for n, p in ws.pipelines.definitions().items() if p.schedule}
+    every = ws.settings.jobs.alerts_every
+    if every:
+        found[f"{KIND}evaluate_alerts"] = every
+    return found
 
 
 @contextmanager

@@ -1,7 +1,8 @@
-"""The built-in job kinds over the data and feature layers: ``pipeline`` and
-``materialize``. Both are idempotent, so a retried job never duplicates its effect: a
-pipeline loads each source file or stream range once (a rerun of an attempt that committed
-is SKIPPED), and materialization writes only what is newer than the online store holds."""
+"""The built-in job kinds over the data, feature and monitoring layers: ``pipeline``,
+``materialize`` and ``evaluate_alerts``. All are idempotent, so a retried job never
+duplicates its effect: a pipeline loads each source file or stream range once (a rerun of
+an attempt that committed is SKIPPED), materialization writes only what is newer than the
+online store holds, and an alert fires once while its condition holds."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelyard.jobs._context import JobContext
 from modelyard.jobs._kinds import job_kind
 
-__all__ = ["MaterializePayload", "PipelinePayload", "materialize", "pipeline"]
+__all__ = [
+    "EvaluateAlertsPayload",
+    "MaterializePayload",
+    "PipelinePayload",
+    "evaluate_alerts",
+    "materialize",
+    "pipeline",
+]
 
 
 class PipelinePayload(BaseModel):
@@ -66,3 +74,18 @@ def materialize(ctx: JobContext, payload: MaterializePayload) -> dict[str, Any]:
             for r in done
         ]
     }
+
+
+class EvaluateAlertsPayload(BaseModel):
+    """Evaluate every alert rule once (no options)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@job_kind("evaluate_alerts", payload=EvaluateAlertsPayload)
+def evaluate_alerts(ctx: JobContext, _payload: EvaluateAlertsPayload) -> dict[str, Any]:
+    """Evaluate the alert rules: fire, resolve, deliver (idempotent: an alert fires once
+    while its condition holds, so a retried evaluation raises nothing twice)."""
+    ctx.raise_if_cancelled()
+    changed = ctx.workspace.monitoring.evaluate_alerts()
+    return {"changed": [{"id": a.id, "rule": a.rule, "status": a.status.value} for a in changed]}

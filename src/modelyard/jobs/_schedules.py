@@ -21,12 +21,16 @@ from modelyard.jobs._types import Job
 from modelyard.store._schema import job_schedules
 from modelyard.store._sql import upsert
 
-__all__ = ["enqueue_due"]
+__all__ = ["KIND", "enqueue_due"]
+
+KIND = "kind:"  # a schedule of a job kind (no payload), not of a pipeline
 
 
 def enqueue_due(queue: JobQueue, schedules: Mapping[str, str], now: int | None = None) -> list[Job]:
     """Enqueue a ``pipeline`` job for every pipeline in ``schedules`` (name → cron or
-    interval) whose tick is due at ``now`` (epoch ms); returns the jobs of due ticks."""
+    interval) whose tick is due at ``now`` (epoch ms), and a job of kind K, without a
+    payload, for a name ``kind:K`` (e.g. ``kind:evaluate_alerts``); returns the jobs of
+    due ticks."""
     from modelyard.data._schedule import next_fire  # the data package is heavy to import
 
     now = now_ms() if now is None else now
@@ -34,7 +38,8 @@ def enqueue_due(queue: JobQueue, schedules: Mapping[str, str], now: int | None =
         stored = {r.name: r for r in conn.execute(select(job_schedules))}
     found = []
     for pipeline, schedule in sorted(schedules.items()):
-        name = f"pipeline:{pipeline}"
+        kind = pipeline.removeprefix(KIND) if pipeline.startswith(KIND) else None
+        name = pipeline if kind else f"pipeline:{pipeline}"
         row = stored.get(name)
         if row is None or row.schedule != schedule:
             _restart(queue, name, schedule, now)
@@ -44,8 +49,8 @@ def enqueue_due(queue: JobQueue, schedules: Mapping[str, str], now: int | None =
         tick = _time(row.next_fire)
         when = tick.isoformat(timespec="milliseconds")
         job = queue.enqueue(
-            "pipeline",
-            {"pipeline": pipeline, "scheduled_for": when},
+            kind or "pipeline",
+            {} if kind else {"pipeline": pipeline, "scheduled_for": when},
             key=f"schedule:{pipeline}:{when}",
         )
         following = next_fire(schedule, max(tick, _time(now)))
