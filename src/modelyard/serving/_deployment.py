@@ -23,6 +23,8 @@ import numpy as np
 from modelyard._ids import now_ms, time_id
 from modelyard.deployments import Deployment, DeploymentSpec, DeploymentStatus, StickyKey
 from modelyard.errors import (
+    FlavorError,
+    ModelOutputError,
     ModelyardError,
     OverloadedError,
     StoreUnavailableError,
@@ -137,6 +139,11 @@ class DeploymentRuntime:
             OverloadedError: the batcher's queue is full, or no version serves yet.
             FlavorError: the model failed on the batch.
             ModelOutputError: the model's outputs do not have one row per input row.
+
+        A model failure of a target other than the primary (a canary's challenger, say)
+        is counted against that target, and the request is answered by the primary's
+        version instead: a failing challenger never fails a caller. A request pinned to a
+        version is not moved.
         """
         started = time.perf_counter()
         try:
@@ -145,6 +152,36 @@ class DeploymentRuntime:
             self._ctx.observer.failure(self.name, "", exc.code, shadow=False)
             self._ctx.failures.add(self.name, "", exc.code)
             raise
+        try:
+            batch, outputs, hits = await self._answer(target, served, batch)
+        except (FlavorError, ModelOutputError) as exc:
+            backup = self._backup(target) if version is None else None
+            if backup is None:
+                raise
+            log.info("%s of %s failed; %s answers: %s", target, self.name, backup[0], exc)
+            target, served = backup
+            batch, outputs, hits = await self._answer(target, served, batch)
+        request_id = time_id()  # time-ordered: an id tells when it was logged
+        ids = prediction_ids(request_id, batch.n_rows)
+        await self._log(request_id, ids, target, served, batch, outputs, hits, started)
+        self._mirror(request_id, ids, batch, answered=target)
+        return PredictionResult(
+            outputs=outputs,
+            prediction_ids=ids,
+            model=self.model,
+            version=served.version,
+            target=target,
+            cache_hits=int(hits.sum()) if hits is not None else 0,
+        )
+
+    # -- one request ------------------------------------------------------------------------
+
+    async def _answer(
+        self, target: str, served: ServedVersion, batch: InputBatch
+    ) -> tuple[InputBatch, np.ndarray, np.ndarray | None]:
+        """``served`` predicts ``batch`` (released after); the batch to log (with a feature
+        service: the entities and every feature value the model was given), the outputs
+        and the cache hits. A failure is counted against ``target``."""
         try:
             if self.inputs is not None:  # the request names entities; add their features
                 batch = await self.inputs.enrich(batch, served.signature)
@@ -160,22 +197,16 @@ class DeploymentRuntime:
             raise
         finally:
             served.release()
-        request_id = time_id()  # time-ordered: an id tells when it was logged
-        ids = prediction_ids(request_id, batch.n_rows)
-        if self.inputs is not None:
-            batch = logged  # the entities and every feature value the model was given
-        await self._log(request_id, ids, target, served, batch, outputs, hits, started)
-        self._mirror(request_id, ids, batch, answered=target)
-        return PredictionResult(
-            outputs=outputs,
-            prediction_ids=ids,
-            model=self.model,
-            version=served.version,
-            target=target,
-            cache_hits=int(hits.sum()) if hits is not None else 0,
-        )
+        return (logged if self.inputs is not None else batch), outputs, hits
 
-    # -- one request ------------------------------------------------------------------------
+    def _backup(self, failed: str) -> tuple[str, ServedVersion] | None:
+        """The primary target and its version (acquired), to answer for ``failed``; None
+        when ``failed`` is the primary or the primary serves nothing."""
+        primary = self.router.primary
+        slot = self.targets.slots.get(primary)
+        if failed == primary or slot is None or slot.served is None:
+            return None
+        return primary, slot.served.acquire()
 
     def _route(
         self, batch: InputBatch, sticky: str | None, version: int | None
