@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -189,10 +190,22 @@ class Settings(BaseSettings):
     tracking_flush_seconds: float = Field(
         default=5.0, ge=0, description="Age of the oldest buffered metric that triggers a flush."
     )
+    compute: str = Field(
+        default="local",
+        description="Where heavy work runs: local processes, ray-local (start a local Ray) "
+        "or a Ray cluster's client address ray://host:10001.",
+    )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+
+    @pydantic.field_validator("compute")
+    @classmethod
+    def _compute_backend(cls, value: str) -> str:
+        if not re.match(r"^(local|ray-local|ray://[^\s/:]+(:\d{1,5})?)$", value):
+            raise ValueError(f"use local, ray-local or ray://HOST:PORT, not {value!r}")
+        return value
 
     def resolved_predictions_dir(self) -> Path:
         """Absolute folder of the prediction log."""

@@ -6,6 +6,7 @@ import sys
 
 from modelyard.cli import (  # noqa: F401  (register commands)
     _automation,
+    _batch,
     _data,
     _deployments,
     _export,

@@ -1,0 +1,29 @@
+"""Where heavy work runs: this machine's processes or a Ray cluster, behind one protocol.
+
+The ``compute`` setting picks the backend (``local``, ``ray-local``, ``ray://host:10001``);
+:func:`predict_batch` scores Parquet files through a registered model on it, and
+:func:`tune` fans a hyperparameter search with cross-validation out over it. Ray is
+imported only when a Ray backend starts.
+
+Example:
+    >>> compute = open_compute(ws.settings.compute)
+    >>> compute.start()
+    >>> predict_batch(ws, "models:/fraud@champion", "data/*.parquet", "out/", compute=compute)
+"""
+
+from __future__ import annotations
+
+from modelyard.compute._base import Compute, open_compute
+from modelyard.compute._batch import BatchResult, ProgressFn, predict_batch
+from modelyard.compute._local import LocalCompute
+from modelyard.compute._ray import RayCompute
+
+__all__ = [
+    "BatchResult",
+    "Compute",
+    "LocalCompute",
+    "ProgressFn",
+    "RayCompute",
+    "open_compute",
+    "predict_batch",
+]

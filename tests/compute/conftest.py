@@ -1,0 +1,28 @@
+"""One local Ray (2 CPUs) for every Ray test of the session: starting one costs about ten
+seconds here, so it is started once, on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import service_missing
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[Any]:
+    """The ``ray`` module, initialized with a 2-CPU local cluster (shut down at the end)."""
+    try:
+        import ray
+    except ImportError as exc:
+        service_missing(f"Ray is not installed: {exc}")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    yield ray
+    ray.shutdown()
