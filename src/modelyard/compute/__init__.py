@@ -17,6 +17,7 @@ from modelyard.compute._base import Compute, open_compute
 from modelyard.compute._batch import BatchResult, ProgressFn, predict_batch
 from modelyard.compute._local import LocalCompute
 from modelyard.compute._ray import RayCompute
+from modelyard.compute._tune import Trial, TuneResult, tune
 
 __all__ = [
     "BatchResult",
@@ -24,6 +25,9 @@ __all__ = [
     "LocalCompute",
     "ProgressFn",
     "RayCompute",
+    "Trial",
+    "TuneResult",
     "open_compute",
     "predict_batch",
+    "tune",
 ]
