@@ -28,7 +28,7 @@ class Constant:
 
 class Failing:
     def predict(self, X: Any) -> np.ndarray:
-        raise RuntimeError("challenger exploded")
+        raise RuntimeError(f"challenger exploded on {len(X)} rows")
 
 
 def test_a_failing_challenger_is_answered_by_the_champion(sqlite_workspace: Workspace) -> None:

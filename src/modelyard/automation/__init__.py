@@ -3,6 +3,16 @@ canaries (the layer above the runtimes)."""
 
 from __future__ import annotations
 
+from modelyard.automation._canary import (
+    Canary,
+    CanaryConfig,
+    CanaryStatus,
+    advance_canaries,
+    advance_canary,
+    end_canary,
+    list_canaries,
+    start_canary,
+)
 from modelyard.automation._decisions import Decision, DecisionKind, DecisionLog
 from modelyard.automation._gate import (
     CheckResult,
@@ -12,8 +22,12 @@ from modelyard.automation._gate import (
     GateTest,
     gate,
 )
+from modelyard.automation._rollback import rollback
 
 __all__ = [
+    "Canary",
+    "CanaryConfig",
+    "CanaryStatus",
     "CheckResult",
     "CheckStatus",
     "Decision",
@@ -22,5 +36,11 @@ __all__ = [
     "GateContext",
     "GateResult",
     "GateTest",
+    "advance_canaries",
+    "advance_canary",
+    "end_canary",
     "gate",
+    "list_canaries",
+    "rollback",
+    "start_canary",
 ]

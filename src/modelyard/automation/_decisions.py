@@ -57,6 +57,15 @@ class Decision:
     job_id: str | None
     at: int
 
+    def evidence_lines(self) -> builtins.list[str]:
+        """The evidence in a few lines: each check with its verdict and why, or the
+        reasons given."""
+        checks = self.evidence.get("checks") or []
+        if checks:
+            return [f"{c['name']} {c['status']}: {c['reason']}" for c in checks]
+        reasons = self.evidence.get("reasons") or []
+        return [str(r) for r in reasons]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

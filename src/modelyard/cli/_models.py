@@ -13,6 +13,7 @@ from modelyard.cli._output import console, emit_json, fmt_time
 from modelyard.errors import ValidationError
 
 if TYPE_CHECKING:  # the registry brings pandas and the flavors: imported when a command runs
+    from modelyard.automation import Decision
     from modelyard.registry import AliasEvent
 
 models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
@@ -128,8 +129,11 @@ def rollback(
     reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Return an alias (default champion) to the version it named before."""
-    event = open_workspace(ctx).registry.rollback(name, alias_name, reason=reason)
+    """Return an alias (default champion) to the version it named before; a canary running
+    on the model's deployments is rolled back too. Recorded in the audit log."""
+    from modelyard.automation import rollback as roll_back
+
+    event = roll_back(open_workspace(ctx), name, alias=alias_name, reason=reason)
     _print_event(event, as_json)
 
 
@@ -142,33 +146,55 @@ def history(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every alias move of a model, newest first."""
-    events = open_workspace(ctx).registry.alias_history(name, alias_name)
+    """Every alias move of a model and every automated decision about it (gates, canaries,
+    retraining, rollbacks) with its evidence, newest first."""
+    from modelyard.automation import DecisionLog
+
+    ws = open_workspace(ctx)
+    events = ws.registry.alias_history(name, alias_name)
+    decisions = DecisionLog(ws.db).list(name) if alias_name is None else []
+    rows: list[tuple[int, int, dict[str, Any], tuple[str, ...]]] = [
+        (e.at, 0, {**e.to_dict(), "type": "alias"}, _event_row(e)) for e in events
+    ]
+    rows += [(d.at, 1, {**d.to_dict(), "type": "decision"}, _decision_row(d)) for d in decisions]
+    rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
     if as_json:
-        emit_json([e.to_dict() for e in events])
+        emit_json([data for _, _, data, _ in rows])
         return
     table = Table(
         "when",
-        "alias",
-        "action",
-        "from",
-        "to",
+        "what",
+        "versions",
+        "outcome",
         "by",
-        "reason",
-        title=f"alias history of {name}",
+        "reason / evidence",
+        title=f"history of {name}",
         title_justify="left",
     )
-    for e in events:
-        table.add_row(
-            fmt_time(e.at),
-            e.alias,
-            str(e.action),
-            _v(e.previous_version),
-            _v(e.version),
-            e.actor or "-",
-            e.reason or "",
-        )
+    for *_, cells in rows:
+        table.add_row(*cells)
     console.print(table)
+
+
+def _event_row(e: AliasEvent) -> tuple[str, ...]:
+    moved = f"{_v(e.previous_version)} -> {_v(e.version)}"
+    return (
+        fmt_time(e.at),
+        f"alias {e.alias}",
+        moved,
+        str(e.action),
+        e.actor or "-",
+        e.reason or "",
+    )
+
+
+def _decision_row(d: Decision) -> tuple[str, ...]:
+    if str(d.kind) == "rollback":
+        versions = f"{_v(d.baseline_version)} -> {_v(d.version)}"
+    else:
+        versions = _v(d.version) + (f" vs {_v(d.baseline_version)}" if d.baseline_version else "")
+    details = "\n".join([d.summary, *(f"  {line}" for line in d.evidence_lines())])
+    return (fmt_time(d.at), str(d.kind), versions, d.outcome, d.actor or "-", details)
 
 
 @models_app.command("load-check")
