@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from typing import Annotated
 
@@ -9,6 +10,13 @@ import typer
 
 from modelyard.cli._app import app, open_workspace
 from modelyard.cli._output import stderr
+
+
+class ServeBackend(enum.StrEnum):
+    """What runs the server: uvicorn worker processes here, or Ray Serve replicas."""
+
+    UVICORN = "uvicorn"
+    RAY = "ray"
 
 
 @app.command("serve")
@@ -32,6 +40,17 @@ def serve(
         bool | None,
         typer.Option("--ui/--no-ui", help="Mount the web dashboard at /ui (default: serving.ui)."),
     ] = None,
+    backend: Annotated[
+        ServeBackend,
+        typer.Option(
+            "--backend",
+            help="uvicorn: processes here; ray: Ray Serve replicas on the `compute` setting's "
+            "Ray (a local one when it is local), autoscaled on requests in flight.",
+        ),
+    ] = ServeBackend.UVICORN,
+    max_replicas: Annotated[
+        int, typer.Option("--max-replicas", min=1, help="With --backend ray: most replicas.")
+    ] = 4,
 ) -> None:
     """Serve every deployment over the Open Inference Protocol (V2), MLflow's
     /invocations and the native /v1 API, with /health, /metrics and /docs (and the
@@ -53,6 +72,20 @@ def serve(
 
         where = dashboard_url(host or settings.host, settings.port if port is None else port)
         stderr.print(f"dashboard: {where}")
+    if backend == ServeBackend.RAY:
+        from modelyard.compute._serve_ray import RayServeOptions, serve_forever
+
+        if auth is not None:  # the replicas read their settings from the environment
+            os.environ["MODELYARD_SERVING__AUTH"] = "true" if auth else "false"
+        options = RayServeOptions(
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            min_replicas=workers or 1,
+            max_replicas=max_replicas,
+        )
+        workspace.close()
+        serve_forever(workspace.settings.compute, workspace.path, options.checked())
+        return
     from modelyard.serving import serve as run_server
 
     workspace.close()
