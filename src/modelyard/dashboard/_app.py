@@ -5,7 +5,8 @@
 /ui/static/...       app.js, lib.js, app.css, pages/<name>.js, vendor/echarts.min.js
 /ui/api/info         the pages, the workspace, whether live server metrics are there
 /ui/api/lineage      the upstream lineage graph of a model, dataset version or run
-/ui/api/<page>...    each page's routes (see ``pages/``), GET only, JSON
+/ui/api/<page>...    each page's routes (see ``pages/``), JSON; GET reads, POST changes
+                     (a POST must say its body is JSON: a form on another site cannot)
 ```
 
 :func:`create_dashboard` builds it on its own (``modelyard ui``); :class:`DashboardMount`
@@ -36,6 +37,7 @@ from modelyard.dashboard._auth import DashboardAuth
 from modelyard.dashboard._live import LiveMetrics
 from modelyard.dashboard._page import ApiRoute, Handler, Query, UiContext
 from modelyard.dashboard.pages import PAGES
+from modelyard.errors import MalformedBodyError
 from modelyard.serving._errors import install_error_handlers
 from modelyard.serving._http import StateLike, json_response
 
@@ -63,7 +65,8 @@ def create_dashboard(
     )
     install_error_handlers(app)
     for route in _routes():
-        app.add_route(f"{PREFIX}/api{route.path}", _endpoint(context, route.handler), ["GET"])
+        endpoint = _endpoint(context, route.handler, write=route.method != "GET")
+        app.add_route(f"{PREFIX}/api{route.path}", endpoint, [route.method])
     app.add_route("/", _to_index, ["GET"])
     app.add_route(PREFIX, _to_index, ["GET"])
     app.add_route(f"{PREFIX}/", _index, ["GET"])
@@ -77,13 +80,21 @@ def _routes() -> Iterable[ApiRoute]:
         yield from page.routes
 
 
-def _endpoint(context: UiContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    context: UiContext, handler: Handler, *, write: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint that answers ``handler``'s result as JSON. Plain handlers run
     on a worker thread: they read the metadata database, and the event loop may be the
-    prediction server's."""
+    prediction server's. A ``write`` needs a JSON content type, which a cross-site form
+    cannot send (without auth, nothing else would stop another site's page posting)."""
     run_on_loop = inspect.iscoroutinefunction(handler)
 
     async def endpoint(request: Request) -> Response:
+        if write and not _is_json(request):
+            raise MalformedBodyError(
+                "send the request with content-type: application/json",
+                details={"content_type": request.headers.get("content-type", "")},
+            )
         query = Query.of(request)
         if run_on_loop:
             body = await handler(context, query)
@@ -93,6 +104,11 @@ def _endpoint(context: UiContext, handler: Handler) -> Callable[[Request], Await
 
     endpoint.__name__ = getattr(handler, "__name__", "endpoint")
     return endpoint
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
 
 
 async def _index(_request: Request) -> Response:

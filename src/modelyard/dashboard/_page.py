@@ -5,15 +5,17 @@ A page is one module in ``pages/`` that defines a :class:`Page`, plus one script
 the :class:`UiContext` and the request's :class:`Query` and return JSON-able data; plain
 functions run on a worker thread (they query the metadata database), coroutines on the
 event loop (only for what must not block and does no I/O, such as live server metrics).
+Routes read with GET; the few that change something (acknowledging an alert) are POST.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import ValidationError
+from modelyard.serving._http import request_info
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams
@@ -39,10 +41,12 @@ Handler = Callable[[UiContext, "Query"], Any] | Callable[[UiContext, "Query"], A
 
 @dataclass(frozen=True, slots=True)
 class ApiRoute:
-    """``GET /ui/api<path>``; ``path`` may hold Starlette path parameters (``{name}``)."""
+    """``GET /ui/api<path>`` (or ``method``); ``path`` may hold Starlette path parameters
+    (``{name}``)."""
 
     path: str
     handler: Handler
+    method: str = "GET"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +60,19 @@ class Page:
 
 class Query:
     """A request's path and query parameters, read with types; a bad value is a
-    ValidationError (422) that names the parameter."""
+    ValidationError (422) that names the parameter. ``key`` is the name of the API key the
+    request came with (None when the dashboard runs without auth)."""
 
-    def __init__(self, path: Mapping[str, Any], params: QueryParams) -> None:
+    def __init__(
+        self, path: Mapping[str, Any], params: QueryParams, key: str | None = None
+    ) -> None:
         self.path = path
         self._params = params
+        self.key = key
 
     @classmethod
     def of(cls, request: Request) -> Query:
-        return cls(request.path_params, request.query_params)
+        return cls(request.path_params, request.query_params, request_info(request.scope).key)
 
     def __getitem__(self, name: str) -> str:
         """A path parameter (always present: the route matched it)."""
@@ -85,6 +93,16 @@ class Query:
             what = f"query parameter {name!r}"
             raise _invalid(what, name, f"takes at most {limit} values, got {len(values)}")
         return values
+
+    def choice(self, name: str, choices: Sequence[str], default: str) -> str:
+        """A query parameter that is one of ``choices`` (``default`` if absent)."""
+        value = self._params.get(name) or default
+        if value not in choices:
+            allowed = ", ".join(choices)
+            raise _invalid(
+                f"query parameter {name!r}", name, f"must be one of {allowed}, not {value[:40]!r}"
+            )
+        return value
 
     def integer(self, name: str, default: int, *, low: int, high: int) -> int:
         """A query parameter that is a whole number in [low, high] (``default`` if absent)."""

@@ -21,10 +21,22 @@ export async function api(path, params = {}) {
       if (item !== undefined && item !== null && item !== "") url.searchParams.append(name, item);
     }
   }
-  const headers = {};
+  return send(url, { headers: keyHeaders() });
+}
+
+/** POST ``body`` as JSON to a dashboard API route (the routes that change something). */
+export async function apiPost(path, body = {}) {
+  const headers = { ...keyHeaders(), "Content-Type": "application/json" };
+  return send(new URL(path, apiBase), { method: "POST", headers, body: JSON.stringify(body) });
+}
+
+function keyHeaders() {
   const key = sessionStorage.getItem(KEY_STORAGE);
-  if (key) headers["X-API-Key"] = key;
-  const response = await fetch(url, { headers });
+  return key ? { "X-API-Key": key } : {};
+}
+
+async function send(url, init) {
+  const response = await fetch(url, init);
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.error || {});
   return body;
