@@ -61,7 +61,13 @@ def test_the_page_and_its_static_files_are_served(client: TestClient) -> None:
 
 def test_info_lists_the_pages(client: TestClient) -> None:
     info = client.get("/ui/api/info").json()
-    assert [p["name"] for p in info["pages"]] == ["runs", "models", "deployments", "data"]
+    assert [p["name"] for p in info["pages"]] == [
+        "runs",
+        "models",
+        "deployments",
+        "monitoring",
+        "data",
+    ]
     assert info["live"] is False
 
 
