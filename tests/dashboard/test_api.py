@@ -67,6 +67,7 @@ def test_info_lists_the_pages(client: TestClient) -> None:
         "deployments",
         "monitoring",
         "data",
+        "jobs",
     ]
     assert info["live"] is False
 

@@ -6,8 +6,8 @@ script ``static/pages/<name>.js``, and one entry in :data:`PAGES`.
 
 from __future__ import annotations
 
-from modelyard.dashboard.pages import _data, _deployments, _models, _monitoring, _runs
+from modelyard.dashboard.pages import _data, _deployments, _jobs, _models, _monitoring, _runs
 
 __all__ = ["PAGES"]
 
-PAGES = (_runs.PAGE, _models.PAGE, _deployments.PAGE, _monitoring.PAGE, _data.PAGE)
+PAGES = (_runs.PAGE, _models.PAGE, _deployments.PAGE, _monitoring.PAGE, _data.PAGE, _jobs.PAGE)
