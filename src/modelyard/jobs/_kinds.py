@@ -37,7 +37,11 @@ __all__ = ["Handler", "JobKind", "JobKinds", "job_kind"]
 
 Handler = Callable[["JobContext", Any], Mapping[str, Any] | None]
 _ANY_OBJECT: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
-_BUILTIN = ("modelyard.jobs._builtin", "modelyard.jobs._batch_predict")
+_BUILTIN = (
+    "modelyard.jobs._builtin",
+    "modelyard.jobs._batch_predict",
+    "modelyard.automation._kinds",
+)
 
 
 @dataclass(frozen=True, slots=True)
