@@ -54,6 +54,10 @@ def predict_batch(
         list[str] | None,
         typer.Option("--feature", help="Input column the model reads (repeat; default all)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Ray: scoring actors (default: one per CPU)."),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace Parquet files already in the output.")
     ] = False,
@@ -93,6 +97,7 @@ def predict_batch(
                 features=features or None,
                 keep=keep or None,
                 overwrite=overwrite,
+                workers=workers,
                 progress=lambda done, total: bars.update(task, completed=done, total=total),
             )
     finally:

@@ -78,12 +78,14 @@ def predict_batch(
     prediction_column: str = "prediction",
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    workers: int | None = None,
 ) -> BatchResult:
     """Score every row of the Parquet files ``input`` (a file, folder or glob, relative to
     the workspace) into the folder ``output``.
 
     ``compute`` None (or a local backend) scores in this process; a Ray backend scores on
-    Ray Data with the model loaded once per worker.
+    Ray Data with the model loaded once per worker, on ``workers`` actors (default: one per
+    CPU of the cluster, at most four per input file).
 
     Example:
         >>> predict_batch(ws, "models:/fraud@champion", "data/*.parquet", "out/")
@@ -114,7 +116,9 @@ def predict_batch(
 
             assert isinstance(compute, RayCompute)
             backend = "ray"
-            rows = score_on_ray(compute, files, model, payload, run_id, staging, progress)
+            rows = score_on_ray(
+                compute, files, model, payload, run_id, staging, progress, workers=workers
+            )
         written = _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
