@@ -20,6 +20,8 @@ PACKAGES = [
     "modelyard.data.checks",
     "modelyard.features",
     "modelyard.jobs",
+    "modelyard.monitoring",
+    "modelyard.dashboard",
     "modelyard.serving",
     "modelyard.quickstart",
     "modelyard.cli",

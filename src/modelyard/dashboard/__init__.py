@@ -1,4 +1,4 @@
-"""The web dashboard: runs, models, deployments and data at a glance.
+"""The web dashboard: runs, models, deployments, monitoring, data and jobs at a glance.
 
 ``modelyard ui`` serves it on its own; ``modelyard serve --ui`` (or ``[serving] ui =
 true``) mounts it at ``/ui`` of the prediction server, where the deployments page also
