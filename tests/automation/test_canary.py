@@ -92,7 +92,8 @@ async def traffic(state: ServingState, requests: int) -> list[int]:
 
 def test_a_healthy_challenger_is_promoted(ws: Workspace) -> None:
     version = setup(ws, Constant(1.0))
-    config = CanaryConfig(share=0.5, predictions=20, duration_s=60)
+    # a loaded test machine makes latencies noisy: the latency check gets a wide slack
+    config = CanaryConfig(share=0.5, predictions=20, duration_s=60, latency_slack_ms=250)
 
     async def body(state: ServingState) -> list[int]:
         canary = await asyncio.to_thread(start_canary, ws, "d", version, config)
@@ -104,7 +105,7 @@ def test_a_healthy_challenger_is_promoted(ws: Workspace) -> None:
     answered = serve(ws, body)
     assert set(answered) == {1, version}
     ended = advance_canary(ws, "d")
-    assert ended is not None and ended.status is CanaryStatus.PROMOTED, ended
+    assert ended is not None and ended.status is CanaryStatus.PROMOTED, ended.evidence
     assert ws.registry.resolve("models:/m@champion").version == version
     assert "challenger" not in ws.registry.get_model("m").aliases
     assert [r.target for r in ws.deployments.get("d").spec.traffic] == ["champion"]
@@ -179,6 +180,7 @@ def test_models_rollback_and_history_commands(sqlite_workspace: Workspace) -> No
     start_canary(ws, "d", version, CanaryConfig(duration_s=1))
     canary = list_canaries(ws, "d")[0]
     advance_canary(ws, "d", now=canary.started_at + 1500)  # no traffic: rolled back
+    time.sleep(0.01)  # history is ordered by the millisecond
     ws.registry.set_alias("m", "champion", version, reason="promoted by hand")
     w = ["-w", str(ws.path)]
     rolled = modelyard(*w, "models", "rollback", "m", "--reason", "regression", "--json")

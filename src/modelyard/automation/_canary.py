@@ -190,13 +190,7 @@ def start_canary(
         ) from None
     why = reason or f"canary of v{version} on {deployment}: {config.share:.0%} of traffic"
     try:
-        ws.registry.set_alias(model, CHALLENGER, version, reason=why)
-        traffic = [
-            {"target": CHAMPION, "weight": 1.0 - config.share},
-            {"target": CHALLENGER, "weight": config.share},
-        ]
-        shadow = tuple(t for t in spec.shadow if t not in (CHAMPION, CHALLENGER))
-        ws.deployments.update(deployment, traffic=traffic, shadow=shadow)
+        _route(ws, canary, spec.shadow, why)
     except BaseException:
         _finish(ws, canary, CanaryStatus.ROLLED_BACK, {"error": "the canary could not start"})
         raise
@@ -214,6 +208,18 @@ def start_canary(
         job_id=job_id,
     )
     return canary
+
+
+def _route(ws: Workspace, canary: Canary, shadow: tuple[str, ...], why: str) -> None:
+    """The ``challenger`` alias on the version, and its share of the traffic."""
+    ws.registry.set_alias(canary.model, CHALLENGER, canary.challenger_version, reason=why)
+    share = canary.config.share
+    traffic = [
+        {"target": CHAMPION, "weight": 1.0 - share},
+        {"target": CHALLENGER, "weight": share},
+    ]
+    kept = tuple(t for t in shadow if t not in (CHAMPION, CHALLENGER))
+    ws.deployments.update(canary.deployment, traffic=traffic, shadow=kept)
 
 
 # -- advancing ----------------------------------------------------------------------------

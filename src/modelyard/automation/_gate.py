@@ -33,8 +33,15 @@ from modelyard.automation._evidence import (
     production_data,
     recipe_holdout,
 )
-from modelyard.automation._stats import METRICS, MetricSpec, mcnemar, metric_spec, paired_bootstrap
-from modelyard.errors import AliasNotFoundError, ModelyardError, ValidationError
+from modelyard.automation._stats import (
+    METRICS,
+    MetricSpec,
+    TestOutcome,
+    mcnemar,
+    metric_spec,
+    paired_bootstrap,
+)
+from modelyard.errors import AliasNotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from modelyard._workspace import Workspace
@@ -188,46 +195,20 @@ def gate(
     registry = ws.registry
     cand_version = registry.resolve(candidate)
     champ_version, against_uri = _incumbent(ws, cand_version, against)
-    settings = {
-        "metric": metric,
-        "margin": margin,
-        "test": test,
-        "alpha": alpha,
-        "window": str(window),
-        "min_samples": min_samples,
-        "require_production": require_production,
-        "resamples": n_resamples,
-    }
+    scoring = _Scoring(metric, margin, test, alpha, n_resamples, min_samples, require_production)
+    settings = {**dataclasses.asdict(scoring), "window": str(window)}
     cand_model = registry.load(cand_version.uri)
     champ_model = registry.load(champ_version.uri) if champ_version is not None else None
-    scoring = _Scoring(metric, margin, test, alpha, n_resamples, min_samples)
-    found: list[CheckResult] = []
     held = _holdout(ws, cand_version, holdout, label)
     deployment = deployment or _deployment_of(ws, cand_version.name, against)
     production = _production(ws, deployment, window)
+    found: list[CheckResult] = []
     if champ_model is not None and champ_version is not None:
-        if (
-            champ_version.version == cand_version.version
-            and champ_version.name == cand_version.name
-        ):
+        if champ_version.uri == cand_version.uri:
             found.append(
                 CheckResult("candidate", CheckStatus.FAILED, f"{cand_version.uri} is {against}")
             )
-        found.append(scoring.score("holdout", held, cand_model, champ_model, required=False))
-        found.append(
-            scoring.score(
-                "production", production, cand_model, champ_model, required=require_production
-            )
-        )
-        if not any(c.status is not CheckStatus.SKIPPED for c in found):
-            found.append(
-                CheckResult(
-                    "evidence",
-                    CheckStatus.FAILED,
-                    "nothing to score the models on: give a holdout (holdout=..., label=...) "
-                    "or collect labelled production data",
-                )
-            )
+        found += scoring.compare(held, production, cand_model, champ_model)
     context = GateContext(ws, cand_model, champ_model, _found(held), _found(production))
     found += [_custom(check, context) for check in checks]
     passed = not any(c.status is CheckStatus.FAILED for c in found)
@@ -258,6 +239,33 @@ class _Scoring:
     alpha: float
     resamples: int
     min_samples: int
+    require_production: bool
+
+    def compare(
+        self,
+        holdout: Labelled | str,
+        production: Labelled | str,
+        candidate: LoadedModel,
+        champion: LoadedModel,
+    ) -> list[CheckResult]:
+        """The holdout and production checks; a failed ``evidence`` check when neither
+        could score the models."""
+        found = [
+            self.score("holdout", holdout, candidate, champion, required=False),
+            self.score(
+                "production", production, candidate, champion, required=self.require_production
+            ),
+        ]
+        if all(c.status is CheckStatus.SKIPPED for c in found):
+            found.append(
+                CheckResult(
+                    "evidence",
+                    CheckStatus.FAILED,
+                    "nothing to score the models on: give a holdout (holdout=..., label=...) "
+                    "or collect labelled production data",
+                )
+            )
+        return found
 
     def score(
         self,
@@ -284,8 +292,9 @@ class _Scoring:
         try:
             cand_out = outputs(candidate, data.inputs, spec.needs)
             champ_out = outputs(champion, data.inputs, spec.needs)
-        except ModelyardError as exc:
-            return CheckResult(name, CheckStatus.FAILED, f"cannot score {data.source}: {exc}")
+        except Exception as exc:  # a model that cannot predict these rows fails the check
+            reason = f"cannot score {data.source}: {type(exc).__name__}: {exc}"
+            return CheckResult(name, CheckStatus.FAILED, reason)
         truth = _comparable(data.labels, cand_out)
         if self.test == "mcnemar":
             outcome = mcnemar(truth, cand_out, champ_out, margin=self.margin)
@@ -295,21 +304,7 @@ class _Scoring:
             )
         cand_value, champ_value = spec.value(truth, cand_out), spec.value(truth, champ_out)
         better = outcome.improvement > self.margin and outcome.p_value < self.alpha
-        if better:
-            reason = (
-                f"{spec.name} {cand_value:.4f} vs {champ_value:.4f}: better by "
-                f"{outcome.improvement:+.4f} > {self.margin:+g} (p={outcome.p_value:.3g})"
-            )
-        elif outcome.improvement > self.margin:
-            reason = (
-                f"{spec.name} {cand_value:.4f} vs {champ_value:.4f}: {outcome.improvement:+.4f} "
-                f"is not significant (p={outcome.p_value:.3g} >= {self.alpha:g})"
-            )
-        else:
-            reason = (
-                f"{spec.name} {cand_value:.4f} vs {champ_value:.4f}: {outcome.improvement:+.4f}, "
-                f"needs more than {self.margin:+g}"
-            )
+        reason = f"{spec.name} {cand_value:.4f} vs {champ_value:.4f}: " + self._why(outcome)
         return CheckResult(
             name,
             CheckStatus.PASSED if better else CheckStatus.FAILED,
@@ -324,6 +319,14 @@ class _Scoring:
             samples=outcome.samples,
             details={"test": outcome.test, "source": data.source, **outcome.details},
         )
+
+    def _why(self, outcome: TestOutcome) -> str:
+        gain, p = outcome.improvement, outcome.p_value
+        if gain <= self.margin:
+            return f"{gain:+.4f}, needs more than {self.margin:+g}"
+        if p >= self.alpha:
+            return f"{gain:+.4f} is not significant (p={p:.3g} >= {self.alpha:g})"
+        return f"better by {gain:+.4f} > {self.margin:+g} (p={p:.3g})"
 
     def _spec(
         self, labels: np.ndarray, candidate: LoadedModel, champion: LoadedModel
