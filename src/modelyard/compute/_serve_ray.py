@@ -119,17 +119,20 @@ def serve_forever(compute_spec: str, workspace: str | Path, options: RayServeOpt
     spec = "ray-local" if compute_spec == "local" else compute_spec
     compute = open_compute(spec)
     assert isinstance(compute, RayCompute)
-    stop = threading.Event()
-    compute.start()  # Ray sets its own SIGTERM handler as it starts: ours goes after
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    compute.start()
     try:
         url = start_ray_serve(compute, workspace, options)
+        # Ray and Ray Serve set their own SIGTERM handlers as they start: ours goes after.
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         print(f"modelyard: Ray Serve replicas on {spec}, listening at {url}", flush=True)
-        while not stop.wait(1.0):
-            pass
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
         stop_ray_serve(compute)
         compute.close()
