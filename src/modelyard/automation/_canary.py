@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import enum
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from modelyard._ids import new_id, now_ms
 from modelyard.automation._decisions import DecisionKind, DecisionLog
 from modelyard.automation._live import LiveTarget, live_targets
-from modelyard.errors import AliasNotFoundError, ConflictError, ValidationError
+from modelyard.errors import AliasNotFoundError, ConflictError, ModelyardError, ValidationError
 from modelyard.store._schema import canaries
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ __all__ = [
     "list_canaries",
     "start_canary",
 ]
+
+log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -256,9 +259,16 @@ def advance_canary(ws: Workspace, deployment: str, *, now: int | None = None) ->
 
 def advance_canaries(ws: Workspace, *, now: int | None = None) -> builtins.list[Canary]:
     """Advance every running canary; those that are running or ended now."""
-    running = [c for c in list_canaries(ws) if c.running]
-    advanced = [advance_canary(ws, c.deployment, now=now) for c in running]
-    return [c for c in advanced if c is not None]
+    advanced = []
+    for canary in [c for c in list_canaries(ws) if c.running]:
+        try:
+            found = advance_canary(ws, canary.deployment, now=now)
+        except ModelyardError as exc:  # one canary's trouble does not stop the others
+            log.warning("canary on %s cannot be advanced: %s", canary.deployment, exc)
+            continue
+        if found is not None:
+            advanced.append(found)
+    return advanced
 
 
 def end_canary(

@@ -27,6 +27,7 @@ or canary of the deployment is under way, and the cooldown passed), it enqueues 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from modelyard._ids import now_ms
 from modelyard.automation._canary import CHAMPION, CanaryConfig, list_canaries
 from modelyard.automation._decisions import DecisionKind, DecisionLog
-from modelyard.errors import AliasNotFoundError, ValidationError
+from modelyard.errors import AliasNotFoundError, ModelyardError, ValidationError
 
 if TYPE_CHECKING:
     from modelyard._workspace import Workspace
@@ -51,6 +52,8 @@ __all__ = [
     "evaluate_policies",
     "load_policies",
 ]
+
+log = logging.getLogger(__name__)
 
 POLICIES_FILE = "policies.toml"
 _DRIFT_PREFIXES = ("drift_share", "prediction_drift", "drift:")
@@ -143,7 +146,11 @@ def evaluate_policies(
     now = now_ms() if now is None else now
     found = []
     for policy in (policies if policies is not None else load_policies(ws)).values():
-        reasons = _reasons(ws, policy, now)
+        try:
+            reasons = _reasons(ws, policy, now)
+        except ModelyardError as exc:  # one broken policy does not stop the others
+            log.warning("policy of %s cannot be evaluated: %s", policy.deployment, exc)
+            continue
         if reasons:
             found.append(_trigger(ws, policy, reasons, now))
     return found

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from modelyard.cli._app import app, open_workspace
-from modelyard.cli._output import console, emit_json, fmt_time, fmt_value
-from modelyard.errors import ValidationError
+from modelyard.cli._output import console, emit_json, fmt_time, fmt_value, stderr
+from modelyard.errors import ModelyardError, ValidationError
 
 if TYPE_CHECKING:
     from modelyard.automation import AutomationRound, Canary, GateResult, GateTest
@@ -153,11 +153,14 @@ def automate_run(
     try:
         while True:
             rounds += 1
-            done = run_automation(ws, alerts=alerts)
-            if as_json:
-                emit_json(done.to_dict())
+            try:
+                done = run_automation(ws, alerts=alerts)
+            except ModelyardError as exc:
+                if pause is None:
+                    raise
+                stderr.print(f"[red]round {rounds} failed:[/] {exc.message}")  # goes on
             else:
-                _print_round(done)
+                emit_json(done.to_dict()) if as_json else _print_round(done)
             if pause is None or (max_rounds is not None and rounds >= max_rounds):
                 return
             time.sleep(pause)
