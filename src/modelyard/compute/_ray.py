@@ -74,6 +74,7 @@ class RayCompute:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         ray = self.ray
+
         def run(item: T) -> R:  # ray.remote takes functions only, not builtins
             return fn(item)
 
