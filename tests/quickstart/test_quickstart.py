@@ -13,15 +13,16 @@ from modelyard import Workspace
 from modelyard.quickstart import MODEL_INPUTS, SERVICE, run_quickstart
 
 
-def test_quickstart_tracks_two_runs_and_registers_the_better_as_champion(tmp_path: Path) -> None:
+def test_the_quickstart_trains_serves_monitors_and_retrains_on_its_own(tmp_path: Path) -> None:
     out = io.StringIO()
-    result = run_quickstart(tmp_path / "ws", rows=20_000, console=Console(file=out, width=120))
+    result = run_quickstart(tmp_path / "ws", rows=80_000, console=Console(file=out, width=120))
     assert set(result.run_ids) == {"logistic_regression", "hist_gradient_boosting"}
     best = max(result.scores, key=lambda n: result.scores[n])
+    assert result.scores[best] > 0.8
     with Workspace.open(tmp_path / "ws") as ws:
-        champion = ws.registry.resolve("models:/fraud@champion")
-        assert champion.run_id == result.run_ids[best]
-        run = ws.tracking.get_run(champion.run_id)
+        first = ws.registry.get_version("fraud", 1)  # the first champion
+        assert first.run_id == result.run_ids[best]
+        run = ws.tracking.get_run(first.run_id)
         assert run.metrics["roc_auc"].value == result.scores[best]
         kinds = sorted((i.kind, i.ref.split("@")[0]) for i in run.inputs)
         assert kinds == [
@@ -31,17 +32,30 @@ def test_quickstart_tracks_two_runs_and_registers_the_better_as_champion(tmp_pat
             ("feature_view", "merchant_stats"),
             ("feature_view", "user_stats"),
         ]
-        exports = sorted((ws.path / "data" / "raw").glob("*.csv"))
-        reached = {f.attributes["digest"] for f in ws.lineage(champion.uri).source_files()}
-        assert reached == {"sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in exports}
-        assert result.dataset.rows == 20_000 - 6  # three bad amounts, three bad channels
-        quarantine = ws.datasets.read("transactions_quarantine")
-        assert quarantine.num_rows == 6
-        assert champion.signature is not None
-        assert [c.name for c in champion.signature.inputs] == list(MODEL_INPUTS)
+        assert first.signature is not None
+        assert [c.name for c in first.signature.inputs] == list(MODEL_INPUTS)
+        assert result.dataset.rows == 80_000 - 6  # three bad amounts, three bad channels
+        assert ws.datasets.read("transactions_quarantine").num_rows == 6
+        exports = {
+            "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (ws.path / "data" / "raw").glob("*.csv")
+        }
+        before = {f.attributes["digest"] for f in ws.lineage(first.uri).source_files()}
+        # the shifted days raised both alerts, which retrained the model; the new version
+        # passed the gate and the canary
+        alerts = sorted(a.rule for a in result.monitoring.alerts)
+        assert alerts == ["fraud-f1-drop", "fraud-input-drift"]
+        loop = result.loop
+        assert (loop.retrained, loop.canary, loop.champion) == (
+            "models:/fraud/2", "promoted", "models:/fraud/2"
+        )  # fmt: skip
+        assert loop.gate.startswith("PASSED")
+        after = {
+            f.attributes["digest"] for f in ws.lineage("models:/fraud@champion").source_files()
+        }
         history = ws.registry.alias_history("fraud", "champion")
-        assert "best holdout ROC AUC" in (history[0].reason or "")
-    assert result.scores[best] > 0.8
+    assert before < after == exports  # retrained on the later days' export too
+    assert "best holdout ROC AUC" in (history[-1].reason or "")
     assert "models:/fraud@champion" in out.getvalue()
 
 
@@ -54,8 +68,9 @@ def test_the_deployment_serves_features_from_the_online_store_without_skew(
     assert result.skew.mismatches == []
     watched = result.monitoring  # later, shifted days replayed through the deployment
     assert watched.predictions == watched.labels == 1_000
+    assert result.loop.gate != "no gate ran"  # the alerts retrained; the gate decided
     assert "log_amount" in watched.drifted_columns
-    assert sorted(a.rule for a in watched.alerts) == ["fraud-f1-drop", "fraud-input-drift"]
+    assert "fraud-input-drift" in [a.rule for a in watched.alerts]
     assert watched.report.is_file()
     with Workspace.open(result.workspace) as ws:  # a broken online value is caught
         row = ws.datasets.read("user_stats").slice(0, 1).to_pylist()[0]

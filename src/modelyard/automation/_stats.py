@@ -16,6 +16,7 @@ margin moved into its null proportion.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -188,7 +189,7 @@ def paired_bootstrap(
     """The candidate's improvement in ``spec`` over the champion on the same rows, with a
     percentile interval and the one-sided p-value of "improvement <= margin" from
     ``n_resamples`` paired resamples of the rows."""
-    from scipy.stats import bootstrap  # type: ignore[import-untyped]
+    from scipy.stats import DegenerateDataWarning, bootstrap  # type: ignore[import-untyped]
 
     n = truth.size
     sign = 1.0 if spec.higher_is_better else -1.0
@@ -208,16 +209,18 @@ def paired_bootstrap(
         return diff.reshape(rows.shape[:-1]) if rows.ndim > 1 else diff[0]
 
     observed = float(improvement(np.arange(n)))
-    result = bootstrap(
-        (np.arange(n),),
-        improvement,
-        n_resamples=n_resamples,
-        batch=max(1, min(n_resamples, 5_000_000 // max(n, 1))),
-        vectorized=True,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
+    with warnings.catch_warnings():  # every resample alike: an interval of one point
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        result = bootstrap(
+            (np.arange(n),),
+            improvement,
+            n_resamples=n_resamples,
+            batch=max(1, min(n_resamples, 5_000_000 // max(n, 1))),
+            vectorized=True,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     spread = np.asarray(result.bootstrap_distribution, dtype=np.float64)
     spread = spread[np.isfinite(spread)]
     p_value = float((np.count_nonzero(spread <= margin) + 1) / (spread.size + 1))

@@ -224,7 +224,15 @@ class Monitoring:
             current = con.sql(f"SELECT {select_list} FROM rel").to_arrow_table()
         finally:
             con.close()
-        return detect_drift(profile, current, columns=wanted, options=options)
+        # a column with no value in the window (a feature past its ttl everywhere) has no
+        # distribution to compare: it is left out here, and shows as missing values
+        compared = [c for c in wanted if current.column(c).null_count < current.num_rows]
+        if not compared:
+            raise ValidationError(
+                f"every compared column of {deployment!r} is null in the window "
+                f"({', '.join(wanted)})"
+            )
+        return detect_drift(profile, current, columns=compared, options=options)
 
     def _store_reference(self, key: str, profile: ReferenceProfile) -> None:
         blob = self.workspace.artifacts.put_bytes(profile.to_bytes())

@@ -18,6 +18,7 @@ throughput) and from the failed requests the servers count per minute.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,7 +301,7 @@ def _bootstrap(
     value = float(stat(truth, other))
     if truth.size < 10 or (np.unique(truth).size < 2 and truth.dtype.kind in "iub"):
         return Metric(value)
-    from scipy.stats import bootstrap
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     def safe(t: np.ndarray, o: np.ndarray) -> float:
         try:
@@ -308,15 +309,17 @@ def _bootstrap(
         except ValueError:  # a resample with one class has no AUC
             return float("nan")
 
-    result = bootstrap(
-        (truth, other),
-        stat if vectorized else safe,
-        paired=True,
-        vectorized=vectorized,
-        n_resamples=_RESAMPLES,
-        method="percentile",
-        random_state=np.random.default_rng(_SEED),
-    )
+    with warnings.catch_warnings():  # every resample alike (say, no positive at all)
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        result = bootstrap(
+            (truth, other),
+            stat if vectorized else safe,
+            paired=True,
+            vectorized=vectorized,
+            n_resamples=_RESAMPLES,
+            method="percentile",
+            random_state=np.random.default_rng(_SEED),
+        )
     low, high = result.confidence_interval
     return Metric(value, float(low), float(high))
 

@@ -64,8 +64,9 @@ PIPELINE_MODULE = '''\
 
 Each output row is the state right after one event time of one user (or merchant): the
 feature store's point-in-time join then gives every training row exactly what the online
-store held when it happened. Recomputed from the whole `transactions` dataset each run
-(`modelyard data run fraud_features`).
+store held when it happened. Counts are DOUBLE, so that an entity without history is a
+missing value (NaN) for a model, in training and in serving alike. Recomputed from the
+whole `transactions` dataset each run (`modelyard data run fraud_features`).
 """
 
 from modelyard.data import Pipeline, dataset_source
@@ -93,8 +94,8 @@ def user_stats(txns):
             FROM {txns} GROUP BY user_id, event_timestamp
         )
         SELECT user_id, event_timestamp,
-            CAST(sum(n) OVER h1 AS BIGINT) AS user_txn_count_1h,
-            CAST(sum(n) OVER d1 AS BIGINT) AS user_txn_count_24h,
+            CAST(sum(n) OVER h1 AS DOUBLE) AS user_txn_count_1h,
+            CAST(sum(n) OVER d1 AS DOUBLE) AS user_txn_count_24h,
             sum(total) OVER d1 AS user_amount_sum_24h,
             sum(total) OVER d30 / sum(n) OVER d30 AS user_amount_mean_30d
         FROM per
@@ -110,8 +111,8 @@ def merchant_stats(txns):
             FROM {txns} GROUP BY merchant_id, event_timestamp
         )
         SELECT merchant_id, event_timestamp,
-            CAST(sum(n) OVER h1 AS BIGINT) AS merchant_txn_count_1h,
-            CAST(sum(n) OVER d1 AS BIGINT) AS merchant_txn_count_24h,
+            CAST(sum(n) OVER h1 AS DOUBLE) AS merchant_txn_count_1h,
+            CAST(sum(n) OVER d1 AS DOUBLE) AS merchant_txn_count_24h,
             sum(total) OVER d1 / sum(n) OVER d1 AS merchant_amount_mean_24h
         FROM per
         WINDOW {rolling("merchant_id", [("h1", "1 HOUR"), ("d1", "1 DAY")])}
@@ -151,8 +152,8 @@ user_stats = FeatureView(
     (user,),
     "user_stats",
     (
-        Field("user_txn_count_1h", "BIGINT"),
-        Field("user_txn_count_24h", "BIGINT"),
+        Field("user_txn_count_1h", "DOUBLE"),
+        Field("user_txn_count_24h", "DOUBLE"),
         Field("user_amount_sum_24h", "DOUBLE"),
         Field("user_amount_mean_30d", "DOUBLE"),
     ),
@@ -165,11 +166,11 @@ merchant_stats = FeatureView(
     (merchant,),
     "merchant_stats",
     (
-        Field("merchant_txn_count_1h", "BIGINT"),
-        Field("merchant_txn_count_24h", "BIGINT"),
+        Field("merchant_txn_count_1h", "DOUBLE"),
+        Field("merchant_txn_count_24h", "DOUBLE"),
         Field("merchant_amount_mean_24h", "DOUBLE"),
     ),
-    ttl=timedelta(days=7),
+    ttl=timedelta(days=14),
     description="The merchant's transactions in the last hour and day.",
 )
 

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 _BATCH = 250
-_REPLAY_DAYS = 3
+_REPLAY_DAYS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +92,9 @@ def add_rules(workspace: Workspace, deployment: str, holdout_f1: float) -> list[
     return rules
 
 
-def later_days(start: dt.datetime, rows: int, seed: int) -> pa.Table:
-    """Transactions of the days after the training data, with the world shifted."""
-    return generate_transactions(rows, seed=seed, start=start, days=_REPLAY_DAYS, shift=1.0)
+def later_days(start: dt.datetime, rows: int, seed: int, *, days: int = _REPLAY_DAYS) -> pa.Table:
+    """Transactions of ``days`` days from ``start``, with the world shifted."""
+    return generate_transactions(rows, seed=seed, start=start, days=days, shift=1.0)
 
 
 def request_columns(transactions: pa.Table) -> dict[str, np.ndarray]:

@@ -46,6 +46,7 @@ from modelyard.quickstart._features import (
     entity_rows,
     write_feature_modules,
 )
+from modelyard.quickstart._loop import LoopResult, close_the_loop, write_automation
 from modelyard.quickstart._monitoring import (
     MonitoringResult,
     add_rules,
@@ -65,7 +66,7 @@ MODEL_NAME = "fraud"
 DEPLOYMENT = "fraud"
 DAYS = 60
 _CODES = ["merchant_category_code", "channel_code"]
-_REPLAY_DAYS = 3
+_REPLAY_DAYS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +78,18 @@ class QuickstartResult:
     champion: ModelVersion
     skew: SkewReport
     monitoring: MonitoringResult
+    loop: LoopResult
     seconds: float
 
 
 def data_start(today: dt.date | None = None) -> dt.datetime:
-    """The first day of the quickstart's data: its last day ends at midnight (UTC) today,
-    so that feature freshness (a view's ttl) holds now, as in production."""
+    """The first day of the quickstart's training data. It covers :data:`DAYS` days and
+    ends a week before midnight (UTC) today; the week after it is what the replay and the
+    canary send through the deployment. Everything lies in the past, so feature freshness
+    (a view's ttl) holds now, as in production."""
     today = today or dt.datetime.now(dt.UTC).date()
-    return dt.datetime.combine(today - dt.timedelta(days=DAYS), dt.time(), dt.UTC)
+    back = DAYS + _REPLAY_DAYS + 1
+    return dt.datetime.combine(today - dt.timedelta(days=back), dt.time(), dt.UTC)
 
 
 def _candidates(seed: int) -> dict[str, tuple[Any, dict[str, Any]]]:
@@ -237,6 +242,19 @@ def run_quickstart(
             total=1,
             completed=1,
         )
+
+        step = progress.add_task("closing the loop: retraining on the alerts", total=None)
+        write_automation(workspace)
+        loop = close_the_loop(  # the last day before today: the canary's traffic
+            workspace, DEPLOYMENT, later, start + dt.timedelta(days=DAYS + days), seed + 2
+        )
+        progress.update(
+            step,
+            description=f"retrained {loop.retrained or '-'}; canary {loop.canary}; "
+            f"champion {loop.champion}",
+            total=1,
+            completed=1,
+        )
     result = QuickstartResult(
         workspace.path,
         dataset,
@@ -245,6 +263,7 @@ def run_quickstart(
         champion,
         skew,
         watched,
+        loop,
         time.perf_counter() - started,
     )
     _summary(console, result)
@@ -391,6 +410,12 @@ def _summary(console: Console, result: QuickstartResult) -> None:
             else f"  alert {alert.rule}"
         )
     console.print(f"  report: {watched.report}")
+    loop = result.loop
+    console.print(
+        f"[bold]automation:[/] the alerts retrained {loop.retrained or 'nothing'}; "
+        f"gate: {loop.gate}"
+    )
+    console.print(f"  canary: {loop.canary}; champion now {loop.champion}")
     console.print(f"done in {result.seconds:.1f}s. Look around:")
     for command in (
         f"modelyard -w {ws} data show {result.dataset.dataset}@latest",
@@ -402,6 +427,8 @@ def _summary(console: Console, result: QuickstartResult) -> None:
         f"modelyard -w {ws} features show {SERVICE}",
         f"modelyard -w {ws} features skew {SERVICE}",
         f"modelyard -w {ws} alerts list",
+        f"modelyard -w {ws} models history {MODEL_NAME}",
+        f"modelyard -w {ws} jobs list",
         f"modelyard -w {ws} monitor performance {DEPLOYMENT} --window 1d",
         f"modelyard -w {ws} monitor drift {DEPLOYMENT} --window 1d",
         f"modelyard -w {ws} serve   # then:",
