@@ -139,7 +139,8 @@ def test_metric_series_only_for_the_runs_and_keys_asked(client: TestClient) -> N
 
 
 def test_compare_marks_the_rows_that_differ(client: TestClient) -> None:
-    ids = [r["id"] for r in client.get("/ui/api/runs").json()["runs"]][:2]
+    listed = client.get("/ui/api/runs", params={"experiment": "fraud-quickstart"}).json()
+    ids = [r["id"] for r in listed["runs"]][:2]  # the two candidates of one experiment
     rows = client.get("/ui/api/runs/compare", params={"run": ids}).json()["rows"]
     by_field = {r["field"]: r for r in rows}
     assert by_field["params.model"]["differs"] is True
@@ -191,7 +192,8 @@ def test_datasets_versions_checks_and_diffs(client: TestClient) -> None:
     names = {d["name"] for d in client.get("/ui/api/datasets").json()}
     assert {"transactions", "transactions_quarantine"} <= names
     versions = client.get("/ui/api/datasets/transactions").json()["versions"]
-    assert [v["number"] for v in versions] == [2, 1]
+    numbers = [v["number"] for v in versions]  # the quickstart's loop appends one too
+    assert numbers == list(range(len(numbers), 0, -1)) and len(numbers) >= 2
     first = client.get("/ui/api/datasets/transactions/versions/v1").json()
     assert first["run"]["pipeline"] == "transactions"
     assert {c["check"] for c in first["checks"]} >= {"not_null", "in_range"}

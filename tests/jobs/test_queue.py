@@ -54,8 +54,8 @@ def test_claims_take_the_highest_priority_first_then_the_oldest(ws: Workspace) -
 
 
 def test_an_unknown_kind_names_the_known_ones_and_stores_nothing(ws: Workspace) -> None:
-    with pytest.raises(UnknownJobKindError, match="batch_predict, materialize, noop, pipeline"):
-        ws.jobs.enqueue("train", {})
+    with pytest.raises(UnknownJobKindError, match="kinds: automate, batch_predict, evaluate,"):
+        ws.jobs.enqueue("no_such_kind", {})
     assert ws.jobs.list() == []
 
 

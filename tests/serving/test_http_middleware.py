@@ -116,6 +116,17 @@ async def _ok(scope: Scope_, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
+@pytest.fixture
+def plain_records() -> Iterator[None]:
+    """The standard LogRecord factory (an in-process Ray, started by an earlier test of
+    the session, installs its own, which turns the direct path off)."""
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    yield
+    logging.setLogRecordFactory(factory)
+
+
+@pytest.mark.usefixtures("plain_records")
 def test_access_lines_are_written_straight_to_the_serve_handler() -> None:
     stream = io.StringIO()
     logger = _access_logger(stream, "modelyard.test.access.direct")
