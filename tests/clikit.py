@@ -19,6 +19,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from modelyard.cli import app
+from modelyard.cli._output import console, stderr
+
+# a fixed width: tables must not depend on the terminal the tests run in (or its absence)
+console.width = stderr.width = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``pytest -n 2`` (``--dist loadgroup``, as ``make test`` runs), each test file
+    runs on one worker, in order, so that module fixtures (a server, a quickstart) start
+    once; every Ray test runs on one worker, which alone starts the local Ray."""
+    for item in items:
+        path = str(item.path).replace("\\", "/")
+        group = "ray" if "/tests/compute/" in path else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def service_missing(reason: str) -> None:
     """Skip, or fail when services are required."""
     if REQUIRE_SERVICES:
