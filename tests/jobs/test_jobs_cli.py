@@ -73,9 +73,8 @@ def test_cancel_and_retry_as_json_and_their_conflicts_as_one_line(
 
 def test_bad_input_is_one_line_and_changes_nothing(cli: Any, sqlite_ws: Workspace) -> None:
     assert one_line_error(cli("jobs", "show", "deadbeef")) == "Error: job 'deadbeef' does not exist"
-    assert "job kind 'no_such_kind' is not registered (kinds: automate, batch_predict" in one_line_error(
-        cli("jobs", "enqueue", "no_such_kind")
-    )
+    unknown = one_line_error(cli("jobs", "enqueue", "no_such_kind"))
+    assert "job kind 'no_such_kind' is not registered (kinds: automate, batch_predict" in unknown
     assert "--payload is not JSON" in one_line_error(
         cli("jobs", "enqueue", "noop", "--payload", "{nope")
     )
