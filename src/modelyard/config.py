@@ -113,6 +113,12 @@ class FeatureSettings(BaseModel):
     online_url: str = Field(
         default="", description="Online store: empty = SQLite in the state folder; redis://."
     )
+    online_prefix: str = Field(
+        default="modelyard",
+        min_length=1,
+        description="Prefix of the online store's Redis keys: give each workspace that "
+        "shares a Redis its own.",
+    )
 
 
 class JobSettings(BaseModel):

@@ -4,6 +4,7 @@ embedded SQLite store and on the running Redis."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
     online = ""
     if request.param == "redis":
         online = redis_online_url()
-    settings = load_settings(tmp_path, features={"online_url": online})
+    prefix = f"test-{uuid.uuid4().hex}"  # apart from other tests sharing the Redis
+    settings = load_settings(tmp_path, features={"online_url": online, "online_prefix": prefix})
     workspace = Workspace(settings)
     workspace.start()
     first = stats([(1, 0, 3, 10.0), (1, 1, 4, 12.5), (2, 0, 9, 99.0)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def server(
         online = redis_online_url()
     folder: Path = tmp_path_factory.mktemp("features")
     (folder / "modelyard.toml").write_text(
-        f'[features]\nonline_url = "{online}"\n[serving]\nsegment_seconds = 1.0\n'
+        f'[features]\nonline_url = "{online}"\nonline_prefix = "test-{uuid.uuid4().hex}"\n'
+        "[serving]\nsegment_seconds = 1.0\n"
     )
     with Workspace(load_settings(folder)) as ws:
         ws.start()

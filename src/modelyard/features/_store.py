@@ -81,7 +81,7 @@ class FeatureStore:
         if not url:
             return SqliteOnlineStore(self.state / "online.db")
         if url.startswith(("redis://", "rediss://", "unix://")):
-            return RedisOnlineStore(url)
+            return RedisOnlineStore(url, prefix=self.settings.online_prefix)
         raise ConfigError(f"features.online_url {mask_url(url)!r} is neither empty nor redis://")
 
     @property
