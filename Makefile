@@ -30,7 +30,7 @@ services:
 test: $(VENV)/.installed-dev services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	OMP_NUM_THREADS=1 $(BIN)/pytest -n 3 --dist loadgroup
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
