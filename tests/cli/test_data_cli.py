@@ -166,6 +166,9 @@ def test_every_stops_on_ctrl_c_with_status_0(ws: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C's default action, whatever the test runner left (an xdist worker may
+        # ignore SIGINT, and a child inherits that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None

@@ -25,6 +25,8 @@ from modelyard.errors import ConfigError
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Ray Serve's own
+    # pipes and processes of Ray's own, collected while this test runs
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
 
