@@ -22,6 +22,7 @@ from modelyard.tracking import ActiveRun, TrackingStore, git_commit
 
 if TYPE_CHECKING:
     from modelyard.access import KeyStore
+    from modelyard.compute import Compute
     from modelyard.data import DatasetStore, LineageGraph, PipelineRunner
     from modelyard.deployments import DeploymentStore
     from modelyard.features import FeatureStore
@@ -39,6 +40,10 @@ _TEMPLATE = """\
 
 # Artifact store: a folder or any fsspec URL. Default: the state folder's artifacts/.
 # artifacts_url = "s3://bucket/modelyard"
+
+# Where heavy jobs (training, tuning, batch scoring) run: local, ray-local (a Ray started
+# here) or a Ray cluster, ray://host:10001 (which needs the stores above to be shared).
+# compute = "local"
 
 # Metric values buffered by a run before they are written.
 # tracking_flush_rows = 10000
@@ -142,6 +147,14 @@ class Workspace:
         return JobQueue(self.db, self.settings.jobs, kinds)
 
     @cached_property
+    def compute(self) -> Compute:
+        """Where heavy work runs, as the ``compute`` setting says (started on first use;
+        a Ray this workspace started is shut down by :meth:`close`)."""
+        from modelyard.compute import open_compute
+
+        return open_compute(self.settings.compute)
+
+    @cached_property
     def keys(self) -> KeyStore:
         """API keys with scopes, checked by the prediction server when auth is on."""
         from modelyard.access import KeyStore
@@ -168,6 +181,8 @@ class Workspace:
     def close(self) -> None:
         if "features" in self.__dict__:
             self.features.close()
+        if "compute" in self.__dict__:
+            self.compute.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

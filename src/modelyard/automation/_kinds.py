@@ -1,7 +1,8 @@
 """The automation's job kinds: ``train`` (a recipe), ``evaluate`` (the gate), ``retrain``
 (train, gate, canary) and ``automate`` (one round of policies and canaries). Each is
 idempotent: a retried job finds what an earlier attempt registered or decided, keyed by the
-job's id."""
+job's id. ``train`` and ``retrain`` are heavy: with a Ray ``compute`` setting they run as
+Ray tasks on the cluster."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class AutomatePayload(BaseModel):
     alerts: bool = True
 
 
-@job_kind("train", payload=TrainPayload)
+@job_kind("train", payload=TrainPayload, heavy=True)
 def train_job(ctx: JobContext, payload: TrainPayload) -> dict[str, Any]:
     """Train and register a new model version with a workspace recipe."""
     from modelyard.automation._recipes import train
@@ -108,7 +109,7 @@ def evaluate(ctx: JobContext, payload: EvaluatePayload) -> dict[str, Any]:
     return result.to_dict()
 
 
-@job_kind("retrain", payload=RetrainPayload)
+@job_kind("retrain", payload=RetrainPayload, heavy=True)
 def retrain_job(ctx: JobContext, payload: RetrainPayload) -> dict[str, Any]:
     """Retrain a deployment's model: train, gate, and a canary when it passes."""
     from modelyard.automation._retrain import retrain

@@ -61,7 +61,10 @@ def worker(
     ] = True,
 ) -> None:
     """Run jobs until Ctrl-C or SIGTERM: running jobs then get ``[jobs] shutdown_grace_s``
-    to finish and are given back to the queue if they do not; a second signal hurries."""
+    to finish and are given back to the queue if they do not; a second signal hurries.
+
+    Heavy kinds (train, retrain) and batch scoring run where the ``compute`` setting says:
+    here, or on Ray (``MODELYARD_COMPUTE=ray-local`` or ``ray://host:10001``)."""
     from modelyard.jobs import Worker
 
     ws = open_workspace(ctx)
@@ -74,8 +77,11 @@ def worker(
             schedules=(lambda: _pipeline_schedules(ws)) if use_schedules else None,
             observer=display,
         )
+        heavy = [k.name for k in ws.jobs.kinds if k.heavy]
         stderr.print(
             f"worker {runner.name}: {concurrency} slot(s), kinds {', '.join(ws.jobs.kinds.names())}"
+            f"; {', '.join(heavy) or 'no kind'} and batch_predict on compute "
+            f"{ws.settings.compute!r}"
         )
         with _stop_on_signals(runner):
             outcomes = runner.run(drain=drain)

@@ -55,6 +55,9 @@ class JobKind:
         payload: a pydantic model the payload must validate against at enqueue time.
         max_attempts: attempts before a job is dead; None uses ``[jobs] max_attempts``.
         description: one line for listings (the handler's docstring by default).
+        heavy: the handler runs where the workspace's ``compute`` setting says: in the
+            worker's process when it is ``local``, as a Ray task on the cluster otherwise
+            (see :meth:`execute`).
     """
 
     name: str
@@ -62,6 +65,7 @@ class JobKind:
     payload: type[BaseModel] | None = None
     max_attempts: int | None = None
     description: str = ""
+    heavy: bool = False
 
     def parse(self, payload: Any) -> dict[str, Any]:
         """The payload validated and made JSON-ready; ValidationError naming each problem."""
@@ -78,6 +82,19 @@ class JobKind:
                 details={"kind": self.name, "errors": exc.errors(include_url=False)},
             ) from None
 
+    def execute(self, ctx: JobContext, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Run the job where it belongs: a heavy kind on the workspace's Ray as one task
+        (:mod:`modelyard.compute._jobs_ray`) when ``compute`` names one, everything else
+        here with :meth:`run`."""
+        if self.heavy and ctx.workspace.settings.compute != "local":
+            from modelyard.compute._jobs_ray import run_job_on_ray
+            from modelyard.compute._ray import RayCompute
+
+            compute = ctx.workspace.compute
+            assert isinstance(compute, RayCompute)
+            return run_job_on_ray(compute, self, ctx, payload)
+        return self.run(ctx, payload)
+
     def run(self, ctx: JobContext, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Call the handler with the payload as it declared it; its result must be a JSON
         object (ValidationError otherwise: the job fails, as a retry would not help)."""
@@ -93,13 +110,18 @@ class JobKind:
 
 
 def job_kind(
-    name: str, *, payload: type[BaseModel] | None = None, max_attempts: int | None = None
+    name: str,
+    *,
+    payload: type[BaseModel] | None = None,
+    max_attempts: int | None = None,
+    heavy: bool = False,
 ) -> Callable[[Handler], JobKind]:
-    """Declare a job kind from a handler function (used as a decorator)."""
+    """Declare a job kind from a handler function (used as a decorator); ``heavy`` kinds
+    run on the workspace's compute backend."""
 
     def declare(handler: Handler) -> JobKind:
         doc = (handler.__doc__ or "").strip().splitlines()
-        return JobKind(name, handler, payload, max_attempts, doc[0] if doc else "")
+        return JobKind(name, handler, payload, max_attempts, doc[0] if doc else "", heavy)
 
     return declare
 

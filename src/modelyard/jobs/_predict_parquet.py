@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from modelyard.errors import ConflictError, ValidationError
+from modelyard.errors import ConflictError, JobCancelledError, ValidationError
 from modelyard.jobs._batch_predict import BatchPredictPayload
 from modelyard.jobs._context import JobContext
 
@@ -45,18 +47,26 @@ def predict_parquet(ctx: JobContext, payload: BatchPredictPayload) -> dict[str, 
     keep = source.schema.names if payload.keep is None else payload.keep
     _check_columns(source.schema.names, keep, payload)
     model = ctx.workspace.registry.load(payload.model)
+    on_ray = ctx.workspace.settings.compute != "local" and not (
+        _is_uri(payload.input) or _is_uri(payload.output)
+    )
     facts = {
         "job_id": ctx.job.id,
         "model_uri": payload.model,
         "model": model.name,
         "version": model.version,
         "digest": model.digest,
+        "backend": "ray" if on_ray else "local",
     }
     for attempt in range(1, ctx.attempt):  # what killed attempts left behind
         _remove(out_fs, _temporary(out_path, ctx.job.id, attempt))
+        shutil.rmtree(_parts(out_path, ctx.job.id, attempt), ignore_errors=True)
     temporary = _temporary(out_path, ctx.job.id, ctx.attempt)
     try:
-        rows = _predict_into(ctx, source, model, keep, payload, out_fs, temporary, facts)
+        if on_ray:
+            rows = _predict_on_ray(ctx, source, model, keep, payload, out_fs, temporary, facts)
+        else:
+            rows = _predict_into(ctx, source, model, keep, payload, out_fs, temporary, facts)
         out_fs.move(temporary, out_path)
     except BaseException:
         _remove(out_fs, temporary)
@@ -91,16 +101,84 @@ def _predict_into(
             writer.write_table(table)
             rows += batch.num_rows
             ctx.progress("predict", rows, total)
-        if writer is None:  # no rows: an empty file with the kept columns
-            empty = source.schema.empty_table().select(keep)
-            schema = _with_added(empty, ctx.job.id, 0, model).schema
-            writer = pq.ParquetWriter(
-                path, schema.with_metadata({_META_KEY: json.dumps(facts).encode()}), filesystem=fs
-            )
+        if writer is None:
+            _write_empty(source, keep, payload, model, fs, path, facts)
     finally:
         if writer is not None:
             writer.close()
     return rows
+
+
+def _predict_on_ray(
+    ctx: JobContext,
+    source: ds.Dataset,
+    model: LoadedModel,
+    keep: list[str],
+    payload: BatchPredictPayload,
+    fs: pafs.FileSystem,
+    path: str,
+    facts: dict[str, Any],
+) -> int:
+    """Score on Ray Data (:mod:`modelyard.compute._batch_ray`) into a folder of parts next
+    to the output, then stream the parts into the one output file. A cancel lands when the
+    Ray pass ends: nothing is published. Prediction ids are ``<job>-<batch>-<row>`` here
+    (Ray Data does not tell a batch's place in the input); they are unique, and, as the
+    output is published once, what a reader sees never changes."""
+    from modelyard.compute._batch import input_files
+    from modelyard.compute._batch_ray import score_on_ray
+    from modelyard.compute._ray import RayCompute
+
+    compute = ctx.workspace.compute
+    assert isinstance(compute, RayCompute)
+    files = input_files(payload.input, ctx.workspace.path)
+    parts = Path(_parts(path, ctx.job.id, ctx.attempt))
+    parts.mkdir(parents=True)
+
+    def report(done: int, total: int) -> None:  # called from Ray's progress thread
+        with contextlib.suppress(JobCancelledError):
+            ctx.progress("predict", done, total)
+
+    try:
+        scoring = payload.model_copy(update={"keep": keep})
+        rows = score_on_ray(compute, files, model, scoring, ctx.job.id, parts, report)
+        ctx.raise_if_cancelled()
+        written = sorted(parts.glob("*.parquet"))
+        if not written:
+            _write_empty(source, keep, payload, model, fs, path, facts)
+        else:
+            _concatenate(written, fs, path, facts, payload.batch_rows)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return rows
+
+
+def _concatenate(
+    parts: list[Path], fs: pafs.FileSystem, path: str, facts: dict[str, Any], batch_rows: int
+) -> None:
+    """The parts' rows, in order, into one Parquet file, a record batch at a time."""
+    schema = pq.read_schema(parts[0]).with_metadata({_META_KEY: json.dumps(facts).encode()})
+    with pq.ParquetWriter(path, schema, filesystem=fs) as writer:
+        for part in parts:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+
+
+def _write_empty(
+    source: ds.Dataset,
+    keep: list[str],
+    payload: BatchPredictPayload,
+    model: LoadedModel,
+    fs: pafs.FileSystem,
+    path: str,
+    facts: dict[str, Any],
+) -> None:
+    """No rows: an empty file with the kept and added columns."""
+    empty = source.schema.empty_table().select(keep)
+    schema = _with_added(empty, str(facts["job_id"]), 0, model).schema
+    schema = schema.append(pa.field(payload.prediction_column, pa.float64()))
+    pq.ParquetWriter(
+        path, schema.with_metadata({_META_KEY: json.dumps(facts).encode()}), filesystem=fs
+    ).close()
 
 
 def _predict(
@@ -164,6 +242,14 @@ def _filesystem(location: str, workspace: Path) -> tuple[pafs.FileSystem, str]:
 
 def _temporary(path: str, job_id: str, attempt: int) -> str:
     return f"{path}.{job_id}-{attempt}.tmp"
+
+
+def _parts(path: str, job_id: str, attempt: int) -> str:
+    return f"{path}.{job_id}-{attempt}.parts"
+
+
+def _is_uri(location: str) -> bool:
+    return "://" in location
 
 
 def _exists(fs: pafs.FileSystem, path: str) -> bool:

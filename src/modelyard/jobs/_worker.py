@@ -184,7 +184,7 @@ class Worker:
         outcome = LOST
         try:
             try:
-                result = self.queue.kinds.get(job.kind).run(ctx, job.payload)
+                result = self.queue.kinds.get(job.kind).execute(ctx, job.payload)
             except BaseException as exc:
                 outcome = self._failed(job, ctx, exc)
             else:
