@@ -6,6 +6,9 @@ output row carries a prediction id (``<job id>-<row number>``, the same on a ret
 model's name and version. The output is written under a temporary name and renamed when
 complete, with the job id in its Parquet metadata: a retried job whose output is already in
 place returns it instead of predicting again, so a job's output is written once.
+
+With a Ray ``compute`` setting (and local paths), the scoring runs on Ray Data, the model
+loaded once per actor, and the parts Ray writes are streamed into the one output file.
 """
 
 from __future__ import annotations
