@@ -2,7 +2,8 @@
 
 The ``compute`` setting picks the backend (``local``, ``ray-local``, ``ray://host:10001``);
 :func:`predict_batch` scores Parquet files through a registered model on it, and
-:func:`tune` fans a hyperparameter search with cross-validation out over it. Ray is
+:func:`tune` fans a hyperparameter search with cross-validation out over it. :func:`fit`
+trains one estimator there (XGBoost and LightGBM data-parallel on Ray Train workers). Ray is
 imported only when a Ray backend starts.
 
 Example:
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from modelyard.compute._base import Compute, open_compute
 from modelyard.compute._batch import BatchResult, ProgressFn, predict_batch
+from modelyard.compute._fit import fit
 from modelyard.compute._local import LocalCompute
 from modelyard.compute._ray import RayCompute
 from modelyard.compute._tune import Trial, TuneResult, tune
@@ -27,6 +29,7 @@ __all__ = [
     "RayCompute",
     "Trial",
     "TuneResult",
+    "fit",
     "open_compute",
     "predict_batch",
     "tune",
