@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+from sklearn.metrics import accuracy_score, roc_auc_score
 from xgboost import XGBClassifier, XGBRegressor
 
 from modelyard import Workspace
@@ -38,11 +38,6 @@ def classification() -> tuple[pd.DataFrame, np.ndarray]:
         n_samples=2000, n_features=8, n_informative=5, flip_y=0.05, random_state=3
     )
     return pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]), y
-
-
-def regression() -> tuple[pd.DataFrame, np.ndarray]:
-    X, y = make_regression(n_samples=2000, n_features=6, noise=10.0, random_state=4)
-    return pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]), y
 
 
 def _leftovers() -> set[Path]:
@@ -76,14 +71,6 @@ def lgbm_on_ray(ray_local: Any) -> TrainReport:
     )
 
 
-@pytest.fixture(scope="module")
-def xgb_regressor_on_ray(ray_local: Any) -> Any:
-    X, y = regression()
-    return fit(
-        XGBRegressor(n_estimators=30, max_depth=3), X[:TRAIN], y[:TRAIN], compute=RayCompute()
-    )
-
-
 def test_xgboost_classifier_trains_on_two_workers_as_well_as_here(
     xgb_on_ray: TrainReport,
 ) -> None:
@@ -103,17 +90,6 @@ def test_xgboost_classifier_trains_on_two_workers_as_well_as_here(
         accuracy_score(truth, here.predict(holdout)), abs=0.03
     )
     assert list(model.classes_) == [0, 1] and list(model.feature_names_in_) == list(X.columns)
-
-
-def test_xgboost_regressor_on_ray_fits_like_one_here(xgb_regressor_on_ray: Any) -> None:
-    X, y = regression()
-    here = fit(XGBRegressor(n_estimators=30, max_depth=3), X[:TRAIN], y[:TRAIN])
-
-    model = xgb_regressor_on_ray
-    assert type(model) is XGBRegressor and model.get_params() == here.get_params()
-    r2 = r2_score(y[TRAIN:], model.predict(X[TRAIN:]))
-    assert r2 > 0.8
-    assert r2 == pytest.approx(r2_score(y[TRAIN:], here.predict(X[TRAIN:])), abs=0.03)
 
 
 def test_lightgbm_classifier_with_string_labels_on_two_workers(lgbm_on_ray: TrainReport) -> None:
@@ -145,15 +121,12 @@ def test_models_fitted_on_ray_register_and_load_back_predicting_the_same(
     sqlite_workspace: Workspace,
     xgb_on_ray: TrainReport,
     lgbm_on_ray: TrainReport,
-    xgb_regressor_on_ray: Any,
 ) -> None:
     ws = sqlite_workspace
     X, _ = classification()
-    Xr, _ = regression()
     models = {
         "churn-xgb": (xgb_on_ray.model, X, "xgboost"),
         "churn-lgbm": (lgbm_on_ray.model, X, "lightgbm"),
-        "demand-xgb": (xgb_regressor_on_ray, Xr, "xgboost"),
     }
     for name, (model, data, flavor) in models.items():
         version = ws.registry.register(name, model, input_example=data.head(3))
