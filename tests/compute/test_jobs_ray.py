@@ -6,17 +6,22 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import redis
 from sklearn.linear_model import LogisticRegression
 
+from automation import recipekit
 from compute import batchkit
+from featurekit import redis_online_url
 from modelyard import Workspace
 from modelyard.compute._jobs_ray import check_shared_stores
 from modelyard.config import load_settings
@@ -152,6 +157,69 @@ def test_a_batch_predict_job_scores_on_ray_data_like_a_local_job(
     assert (scored_on_ray.schema.metadata or {}).get(b"modelyard")
     assert not list(tmp_path.glob("*.parts"))  # Ray Data's parts were streamed and removed
     assert np.array_equal(ray_rows["model_version"].to_numpy(), np.ones(1500, dtype=np.int32))
+
+
+TUNED_RECIPE = '''
+from sklearn.linear_model import LogisticRegression
+
+from modelyard.automation import TrainingData, recipe
+
+
+@recipe("tuned", model="tuned", dataset="events", features=["user_stats:risk"], label="y",
+        inputs=["x1", "risk"])
+def tuned(data: TrainingData):
+    """A logistic regression whose C is searched on walk-forward folds."""
+    return data.tune(LogisticRegression(), {"C": [0.001, 1.0, 100.0]}, cv="walk-forward:3",
+                     scoring="roc_auc")
+'''
+
+
+def test_a_tuning_job_runs_on_ray_against_postgres_and_redis(
+    postgres_url: str, tmp_path: Path, ray_local: Any
+) -> None:
+    prefix = f"modelyard-test-{uuid.uuid4().hex[:8]}"
+    ws = Workspace(
+        load_settings(
+            tmp_path,
+            metadata_url=postgres_url,
+            compute="ray-local",
+            features={"online_url": redis_online_url(), "online_prefix": prefix},
+            jobs={"poll_s": 0.05, "heartbeat_s": 0.5},
+        )
+    )
+    ws.start()
+    try:
+        recipekit.prepare(ws, rows=600)
+        (ws.path / "recipes" / "tuned.py").write_text(TUNED_RECIPE)
+        online = ws.jobs.enqueue("materialize", {})
+        training = ws.jobs.enqueue("train", {"recipe": "tuned"})
+
+        assert Worker(ws.jobs, ws).run(drain=True) == {"SUCCEEDED": 2}
+
+        assert ws.jobs.get(online.id).status == JobStatus.SUCCEEDED
+        result = ws.jobs.get(training.id).result
+        assert result is not None and (result["model"], result["version"]) == ("tuned", 1)
+        trained = ws.tracking.get_run(str(result["run_id"]))
+        assert trained.params["best.C"] in {"0.001", "1.0", "100.0"}
+        assert "cv_score" in trained.metrics
+        runs = ws.tracking.search_runs(experiments=["tuned"], max_results=20).runs
+        (search,) = [r for r in runs if r.parent_run_id == trained.id]
+        assert search.params["backend"] == "ray-tune" and search.params["folds"] == "3"
+        trials = [r for r in runs if r.parent_run_id == search.id]
+        assert len(trials) == 3
+        assert all(len(ws.tracking.metric_history(t.id, "fold_score")) == 3 for t in trials)
+        # The model serves on the features the worker's materialize job put in Redis.
+        users = [0, 1, 2]
+        frame = ws.features.online_frame(["user_stats:risk"], {"user_id": users})
+        rows = pd.DataFrame({"x1": [0.0, 0.5, -0.5], "risk": frame.values["risk"]})
+        assert rows["risk"].tolist() == pytest.approx(list(recipekit._risk()[users]))
+        predicted = ws.registry.load("models:/tuned/1").predict(rows)
+        assert set(np.unique(predicted)) <= {0, 1}
+    finally:
+        ws.close()
+        client = redis.Redis.from_url(redis_online_url())
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
 
 
 def test_a_remote_cluster_needs_stores_every_machine_reaches(

@@ -21,7 +21,7 @@ Example, in ``recipes/fraud.py`` of the workspace:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,62 @@ class TrainingData:
     @property
     def y(self) -> pd.Series:
         return self.train[self.label]
+
+    def fit(self, estimator: Any) -> Any:
+        """``estimator`` fitted on the training rows where the workspace's ``compute``
+        says: in this process, or on Ray (XGBoost and LightGBM data-parallel on Ray
+        Train, any other estimator as one Ray task); see :func:`modelyard.compute.fit`."""
+        from modelyard.compute import fit
+
+        return fit(estimator, self.X, self.y, compute=self.workspace.compute)
+
+    def tune(
+        self,
+        estimator: Any,
+        space: Mapping[str, Sequence[Any]],
+        *,
+        cv: int | str | Any = "walk-forward",
+        scoring: str | None = None,
+        n_iter: int | None = None,
+        seed: int = 0,
+        early_stopping: bool = False,
+    ) -> Any:
+        """Search ``space`` by cross-validation on the training rows, on the workspace's
+        compute backend (Ray Tune on Ray), and return ``estimator`` with the best
+        parameters, fitted by :meth:`fit`.
+
+        The folds are walk-forward by default (the rows are in time order when they have
+        a timestamp). The search is a child run of this training run, each trial a child
+        of the search (see :func:`modelyard.compute.tune`); the best parameters and score
+        are logged on this run too (``best.<name>``, ``cv_score``).
+
+        Example, in a recipe:
+            >>> return data.tune(HistGradientBoostingClassifier(),
+            ...                  {"learning_rate": [0.05, 0.1], "max_depth": [3, None]},
+            ...                  scoring="roc_auc")
+        """
+        from sklearn.base import clone
+
+        from modelyard.compute import tune
+
+        result = tune(
+            self.workspace,
+            estimator,
+            space,
+            self.X,
+            self.y,
+            compute=self.workspace.compute,
+            cv=cv,
+            scoring=scoring,
+            n_iter=n_iter,
+            seed=seed,
+            early_stopping=early_stopping,
+            experiment=self.run.experiment,
+            parent=self.run.id,
+        )
+        self.run.log_params({f"best.{k}": v for k, v in result.best.params.items()})
+        self.run.log_metrics({"cv_score": result.best.mean, "cv_score_std": result.best.std})
+        return self.fit(clone(estimator).set_params(**result.best.params))
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ def tune(
     seed: int = 0,
     early_stopping: bool = False,
     experiment: str = "tuning",
+    parent: str | None = None,
     register_as: str | None = None,
     alias: str | None = None,
 ) -> TuneResult:
@@ -90,7 +91,9 @@ def tune(
 
     ``cv`` is a number of folds (stratified for classifiers), ``"walk-forward"`` (5
     time-ordered folds; ``"walk-forward:N"`` for N) or any scikit-learn splitter; ``scoring``
-    a scikit-learn scorer name (default: the estimator's ``score``).
+    a scikit-learn scorer name (default: the estimator's ``score``). ``parent`` makes the
+    search's run a child of that run (a recipe's training run, say). The best parameters
+    are refitted with :func:`modelyard.compute.fit` on ``compute``.
 
     On a :class:`RayCompute` the search runs on Ray Tune: one trial per parameter set, at
     most one per CPU of the cluster at a time, reporting after each fold; the parent run's
@@ -130,28 +133,31 @@ def tune(
         "backend": backend_name,
         "early_stopping": early_stopping,
     }
-    with workspace.start_run(experiment, params=params, tags={"modelyard.tune": "1"}) as parent:
+    tags = {"modelyard.tune": "1"}
+    with workspace.start_run(experiment, params=params, tags=tags, parent=parent) as search:
         trials = tuple(
-            _record(workspace, experiment, parent.id, n, t) for n, t in enumerate(scored)
+            _record(workspace, experiment, search.id, n, t) for n, t in enumerate(scored)
         )
         best = _best(trials)
-        parent.log_metrics(
+        search.log_metrics(
             {
                 "best_cv_score": best.mean,
                 "search_seconds": seconds,
                 "trials_stopped_early": sum(t.stopped_early for t in trials),
             }
         )
-        parent.set_tags({"best_run_id": best.run_id})
+        search.set_tags({"best_run_id": best.run_id})
         version = None
         if register_as is not None:
-            final = clone(estimator).set_params(**best.params).fit(X, y)
+            from modelyard.compute._fit import fit
+
+            final = fit(clone(estimator).set_params(**best.params), X, y, compute=backend)
             version = workspace.registry.register(
                 register_as, final, run_id=best.run_id, input_example=_head(X)
             )
             if alias is not None:
                 workspace.registry.set_alias(register_as, alias, version.version)
-    return TuneResult(parent.id, trials, best, version)
+    return TuneResult(search.id, trials, best, version)
 
 
 def _search(
