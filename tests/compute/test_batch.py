@@ -1,4 +1,7 @@
-"""Batch scoring (``predict_batch``, ``modelyard predict-batch``) here and on a local Ray."""
+"""Batch scoring (``predict_batch``, ``modelyard predict-batch``) here and on a local Ray.
+
+That Ray Data scores like this process is shown through the ``batch_predict`` job
+(``test_jobs_ray.py``): each Ray Data run costs 10-30 s of start-up here."""
 
 from __future__ import annotations
 
@@ -99,33 +102,6 @@ def test_cli_scores_locally_and_errors_in_one_line(ws: Workspace) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_ray_scoring_gives_the_local_predictions(ws: Workspace, ray_local: Any) -> None:
-    local = predict_batch(ws, "models:/fraud@champion", "data", "local", batch_rows=256)
-    compute = RayCompute()
-    seen: list[int] = []
-
-    on_ray = predict_batch(
-        ws,
-        "models:/fraud@champion",
-        "data/*.parquet",
-        "ray",
-        compute=compute,
-        batch_rows=256,
-        progress=lambda done, _total: seen.append(done),
-    )
-
-    assert (on_ray.backend, on_ray.rows, local.rows) == ("ray", 2100, 2100)
-    here, there = _read(ws.path / "local"), _read(ws.path / "ray")
-    assert there.column_names == here.column_names
-    for column in ("customer", "amount", "age", "prediction", "model", "model_version"):
-        assert there[column].equals(here[column]), column
-    assert len(set(there["prediction_id"].to_pylist())) == 2100
-    assert seen[-1] == 2100
-    assert not [p for p in (ws.path / "ray").iterdir() if p.name.startswith(".")]
-    compute.close()  # a Ray it did not start stays up
-    assert ray_local.is_initialized()
-
-
 def test_a_killed_ray_worker_still_scores_every_row_once(
     ws: Workspace, ray_local: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -172,3 +148,5 @@ def test_ray_compute_maps_in_order(ray_local: Any) -> None:
     compute.start()
     assert compute.map(abs, [-3, 1, -2]) == [3, 1, 2]
     assert compute.workers == 2
+    compute.close()  # a Ray it did not start stays up
+    assert ray_local.is_initialized()

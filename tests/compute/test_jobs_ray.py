@@ -135,7 +135,9 @@ def test_a_batch_predict_job_scores_on_ray_data_like_a_local_job(
         batchkit.write_inputs(tmp_path / "data", 3, 500)
         payload = {"model": "models:/scorer/1", "input": "data", "features": ["amount", "age"]}
         on_ray = ray_ws.jobs.enqueue("batch_predict", {**payload, "output": "ray.parquet"})
-        Worker(ray_ws.jobs, ray_ws).run(drain=True)
+        observer = Progress()
+        Worker(ray_ws.jobs, ray_ws, observer=observer).run(drain=True)
+        assert observer.seen[-1] == {"stage": "predict", "done": 1500, "total": 1500}
         here = local_ws.jobs.enqueue("batch_predict", {**payload, "output": "local.parquet"})
         Worker(local_ws.jobs, local_ws).run(drain=True)
 
@@ -156,6 +158,7 @@ def test_a_batch_predict_job_scores_on_ray_data_like_a_local_job(
     assert pa.compute.count_distinct(scored_on_ray["prediction_id"]).as_py() == 1500
     assert (scored_on_ray.schema.metadata or {}).get(b"modelyard")
     assert not list(tmp_path.glob("*.parts"))  # Ray Data's parts were streamed and removed
+    assert not list(tmp_path.glob("*.tmp"))
     assert np.array_equal(ray_rows["model_version"].to_numpy(), np.ones(1500, dtype=np.int32))
 
 
