@@ -30,6 +30,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", "postgresql"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With ``pytest -n 2`` (``--dist loadgroup``, as ``make test`` runs), each test file
     runs on one worker, in order, so that module fixtures (a server, a quickstart) start

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.compute._batch_ray import _actor_cpus
@@ -152,26 +155,61 @@ def _run(
     else:
         trainer_class = importlib.import_module("ray.train.lightgbm").LightGBMTrainer
         loop = _lightgbm_worker
-    with _quiet_data(), tempfile.TemporaryDirectory(prefix="modelyard-train-") as storage:
-        trainer = trainer_class(
-            loop,
-            train_loop_config=config,
-            scaling_config=train.ScalingConfig(
-                num_workers=len(shards), resources_per_worker={"CPU": cpus}
-            ),
-            run_config=train.RunConfig(
-                name=f"modelyard-fit-{uuid.uuid4().hex[:12]}",
-                storage_path=storage,
-                failure_config=train.FailureConfig(max_failures=TASK_RETRIES),
-                logging_config=train.LoggingConfig(log_level="WARNING"),
-            ),
-            datasets={f"shard-{r}": data.from_pandas(s) for r, s in enumerate(shards)},
-            # Each worker reads only its own shard, whole (see the module docstring).
-            dataset_config=train.DataConfig(datasets_to_split=[]),
-        )
-        result = trainer.fit()
+    storage = tempfile.mkdtemp(prefix="modelyard-train-")
+    try:
+        with _quiet_data():
+            result = _fit_trainer(trainer_class, loop, config, shards, cpus, storage, data, train)
+    finally:
+        _remove_run_state(Path(storage))
     answer: dict[str, Any] = result.return_value
     return answer
+
+
+def _fit_trainer(
+    trainer_class: Any,
+    loop: Any,
+    config: dict[str, Any],
+    shards: list[pd.DataFrame],
+    cpus: float,
+    storage: str,
+    data: Any,
+    train: Any,
+) -> Any:
+    """Ray Train's trainer for ``loop`` on one shard per worker; its result."""
+    trainer = trainer_class(
+        loop,
+        train_loop_config=config,
+        scaling_config=train.ScalingConfig(
+            num_workers=len(shards), resources_per_worker={"CPU": cpus}
+        ),
+        run_config=train.RunConfig(
+            name=f"modelyard-fit-{uuid.uuid4().hex[:12]}",
+            storage_path=storage,
+            failure_config=train.FailureConfig(max_failures=TASK_RETRIES),
+            logging_config=train.LoggingConfig(log_level="WARNING"),
+        ),
+        datasets={f"shard-{r}": data.from_pandas(s) for r, s in enumerate(shards)},
+        # Each worker reads only its own shard, whole (see the module docstring).
+        dataset_config=train.DataConfig(datasets_to_split=[]),
+    )
+    return trainer.fit()
+
+
+def _remove_run_state(storage: Path) -> None:
+    """Remove Ray Train's run-state folder. Its controller actor may still be persisting
+    the final state for a moment after ``fit`` returns, which would make the folder again:
+    remove it until it stays gone (for up to 10 s)."""
+    deadline = time.monotonic() + 10.0
+    gone_since: float | None = None
+    while time.monotonic() < deadline:
+        if storage.exists():
+            shutil.rmtree(storage, ignore_errors=True)
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= 1.0:
+            return
+        time.sleep(0.1)
 
 
 @contextmanager
