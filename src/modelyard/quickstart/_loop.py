@@ -78,6 +78,8 @@ window = "7d"
 [policies.fraud.canary]       # half the traffic until 1,000 challenger predictions
 share = 0.5
 predictions = 1000
+max_latency_ratio = 3.0       # the replay's few batches of 250 rows share this machine
+latency_slack_ms = 100        # with everything else it runs: one slow batch is its p95
 """
 
 
