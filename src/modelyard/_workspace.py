@@ -152,7 +152,13 @@ class Workspace:
         a Ray this workspace started is shut down by :meth:`close`)."""
         from modelyard.compute import open_compute
 
-        return open_compute(self.settings.compute)
+        settings = self.settings
+        if not settings.compute.startswith("ray://"):
+            return open_compute(settings.compute)
+        # A remote cluster's tasks get the workspace folder (its recipes, features, job
+        # kinds) as their working directory, without the state folder.
+        folder = {"working_dir": str(settings.workspace), "excludes": [f"/{settings.state_dir}/"]}
+        return open_compute(settings.compute, runtime_env=folder)
 
     @cached_property
     def keys(self) -> KeyStore:

@@ -19,6 +19,7 @@ def ray_local() -> Iterator[Any]:
     except ImportError as exc:
         service_missing(f"Ray is not installed: {exc}")
     ray.init(
+        address="local",  # a new one, even where `ray start` left a cluster address
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

@@ -68,6 +68,8 @@ def worker(
     from modelyard.jobs import Worker
 
     ws = open_workspace(ctx)
+    if ws.settings.compute != "local":  # connect now, from the main thread, and fail fast
+        ws.compute.start()
     use_schedules = schedules and ws.settings.jobs.schedules and not drain
     with _Display() as display:
         runner = Worker(

@@ -8,7 +8,7 @@ Ray cluster. Constructors only store; :meth:`Compute.start` connects.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from modelyard.errors import ConfigError
 
@@ -46,8 +46,11 @@ class Compute(Protocol):
         ...
 
 
-def open_compute(spec: str = "local", *, workers: int | None = None) -> Compute:
-    """The backend a ``compute`` setting names (not started).
+def open_compute(
+    spec: str = "local", *, workers: int | None = None, runtime_env: dict[str, Any] | None = None
+) -> Compute:
+    """The backend a ``compute`` setting names (not started); ``runtime_env`` is what a
+    remote cluster's tasks run in (see :class:`RayCompute`).
 
     Example:
         >>> with_backend = open_compute("ray-local", workers=2)
@@ -61,5 +64,7 @@ def open_compute(spec: str = "local", *, workers: int | None = None) -> Compute:
     if spec == "ray-local" or spec.startswith("ray://"):
         from modelyard.compute._ray import RayCompute
 
-        return RayCompute(None if spec == "ray-local" else spec, num_cpus=workers)
+        if spec == "ray-local":
+            return RayCompute(None, num_cpus=workers)
+        return RayCompute(spec, num_cpus=workers, runtime_env=runtime_env)
     raise ConfigError(f"unknown compute backend {spec!r}: use local, ray-local or ray://HOST:PORT")

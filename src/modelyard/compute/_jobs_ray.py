@@ -10,7 +10,8 @@ died fails the attempt, and the queue's own retries take it from there (Ray does
 again behind the queue's back).
 
 On a remote cluster (``ray://``) the task runs on another machine: the workspace folder
-travels as its working directory (without the state folder), and the stores must be ones
+travels as the job's working directory (without the state folder; Ray Client uploads it
+when it connects, see ``Workspace.compute``), and the stores must be ones
 every machine reaches: a metadata database server, not SQLite, and an object store (or a
 shared mount), not the state folder's artifacts.
 """
@@ -67,16 +68,12 @@ def run_job_on_ray(
     compute: RayCompute, kind: JobKind, ctx: JobContext, payload: Any
 ) -> dict[str, Any]:
     """Run ``kind``'s handler for ``ctx.job`` as a Ray task; its result, or its error."""
-    ray = compute.ray
     settings = ctx.workspace.settings
     remote = compute.address is not None
-    options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0, "name": f"job:{kind.name}"}
-    if remote:
+    if remote:  # the workspace folder is the job's working_dir (Workspace.compute)
         check_shared_stores(settings)
-        options["runtime_env"] = {
-            "working_dir": str(settings.workspace),
-            "excludes": [f"/{settings.state_dir}/"],
-        }
+    ray = compute.ray
+    options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0, "name": f"job:{kind.name}"}
     reports = ray.remote(num_cpus=0)(_Reports).remote()
     task = ray.remote(**options)(_run_task)
     ref = task.remote(settings, remote, kind.name, ctx.job, payload, reports)

@@ -31,15 +31,24 @@ class RayCompute:
     """Work as Ray tasks on the cluster at ``address`` (``ray://host:10001``), or on a Ray
     started here (``address`` None; ``num_cpus`` caps it). A Ray already running in this
     process (``ray.init`` by the caller) is used as it is and left running by
-    :meth:`close`."""
+    :meth:`close`. ``runtime_env`` is the job's runtime environment on a cluster (the
+    workspace folder as ``working_dir``: Ray Client uploads local folders only when it
+    connects)."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        runtime_env: dict[str, Any] | None = None,
+    ) -> None:
         if num_cpus is not None and num_cpus < 1:
             raise ValueError("num_cpus must be at least 1")
         self.address = address
         self.num_cpus = num_cpus
+        self.runtime_env = runtime_env
         self._owned = False
 
     @property
@@ -63,10 +72,10 @@ class RayCompute:
             "configure_logging": False,
         }
         try:
-            if self.address is None:
-                ray.init(num_cpus=self.num_cpus, **options)
+            if self.address is None:  # its own Ray, whatever `ray start` left running
+                ray.init(address="local", num_cpus=self.num_cpus, **options)
             else:
-                ray.init(address=self.address, **options)
+                ray.init(address=self.address, runtime_env=self.runtime_env, **options)
         except (ConnectionError, TimeoutError, RuntimeError) as exc:
             where = self.address or "local (ray-local)"
             raise StoreUnavailableError("Ray cluster", where, str(exc)) from None
