@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import service_missing
+from conftest import _truncate, service_missing
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +27,11 @@ def ray_local() -> Iterator[Any]:
     )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied: a worker draining the queue, or a server
+    checking that every deployment is ready, must not meet what an earlier test left."""
+    _truncate(postgres_url)
+    return postgres_url

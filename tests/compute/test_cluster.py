@@ -106,7 +106,7 @@ def test_a_worker_runs_heavy_jobs_on_a_ray_cluster_over_ray_client(
         )
 
         assert worker.returncode == 0, worker.stderr
-        assert f"on compute '{cluster}'" in worker.stderr
+        assert f"on compute '{cluster}'" in " ".join(worker.stderr.split())  # rich wraps
         done = ws.jobs.get(job.id)
         assert done.status == JobStatus.SUCCEEDED, done.error
         assert done.result is not None
