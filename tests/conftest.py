@@ -34,11 +34,18 @@ BACKENDS = ["sqlite", "postgresql"]
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With ``pytest -n 2`` (``--dist loadgroup``, as ``make test`` runs), each test file
     runs on one worker, in order, so that module fixtures (a server, a quickstart) start
-    once; every Ray test runs on one worker, which alone starts the local Ray."""
+    once; every Ray test runs on one worker, which alone starts the local Ray, and starts
+    on them first."""
     for item in items:
-        path = str(item.path).replace("\\", "/")
-        group = "ray" if "/tests/compute/" in path else item.nodeid.split("::")[0]
+        group = "ray" if _on_ray(item) else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+    # The Ray tests, the longest group by far, first: one worker starts on them while the
+    # other takes file after file, instead of both waiting for them at the end.
+    items.sort(key=lambda item: not _on_ray(item))
+
+
+def _on_ray(item: pytest.Item) -> bool:
+    return "/tests/compute/" in str(item.path).replace("\\", "/")
 
 
 def service_missing(reason: str) -> None:
