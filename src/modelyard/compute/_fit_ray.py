@@ -158,41 +158,27 @@ def _run(
     storage = tempfile.mkdtemp(prefix="modelyard-train-")
     try:
         with _quiet_data():
-            result = _fit_trainer(trainer_class, loop, config, shards, cpus, storage, data, train)
+            trainer = trainer_class(
+                loop,
+                train_loop_config=config,
+                scaling_config=train.ScalingConfig(
+                    num_workers=len(shards), resources_per_worker={"CPU": cpus}
+                ),
+                run_config=train.RunConfig(
+                    name=f"modelyard-fit-{uuid.uuid4().hex[:12]}",
+                    storage_path=storage,
+                    failure_config=train.FailureConfig(max_failures=TASK_RETRIES),
+                    logging_config=train.LoggingConfig(log_level="WARNING"),
+                ),
+                datasets={f"shard-{r}": data.from_pandas(s) for r, s in enumerate(shards)},
+                # Each worker reads only its own shard, whole (see the module docstring).
+                dataset_config=train.DataConfig(datasets_to_split=[]),
+            )
+            result = trainer.fit()
     finally:
         _remove_run_state(Path(storage))
     answer: dict[str, Any] = result.return_value
     return answer
-
-
-def _fit_trainer(
-    trainer_class: Any,
-    loop: Any,
-    config: dict[str, Any],
-    shards: list[pd.DataFrame],
-    cpus: float,
-    storage: str,
-    data: Any,
-    train: Any,
-) -> Any:
-    """Ray Train's trainer for ``loop`` on one shard per worker; its result."""
-    trainer = trainer_class(
-        loop,
-        train_loop_config=config,
-        scaling_config=train.ScalingConfig(
-            num_workers=len(shards), resources_per_worker={"CPU": cpus}
-        ),
-        run_config=train.RunConfig(
-            name=f"modelyard-fit-{uuid.uuid4().hex[:12]}",
-            storage_path=storage,
-            failure_config=train.FailureConfig(max_failures=TASK_RETRIES),
-            logging_config=train.LoggingConfig(log_level="WARNING"),
-        ),
-        datasets={f"shard-{r}": data.from_pandas(s) for r, s in enumerate(shards)},
-        # Each worker reads only its own shard, whole (see the module docstring).
-        dataset_config=train.DataConfig(datasets_to_split=[]),
-    )
-    return trainer.fit()
 
 
 def _remove_run_state(storage: Path) -> None:
